@@ -1,0 +1,189 @@
+"""Streaming reader for Kineto (Chrome-trace) JSON: yields raw byte batches of whole events.
+
+The file is read in fixed-size chunks (gzip decompressed on the fly). The `traceEvents` array
+is cut at event boundaries — a closing brace, a comma and an opening brace followed by a
+quoted key, which cannot occur inside a JSON string — so every batch is a comma-separated
+run of complete event objects that `orjson` parses on its own. Memory stays bounded by the
+chunk size whatever the file size. The top-level keys before and after the array are
+collected into `header`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import orjson
+
+CHUNK_BYTES = 16 << 20
+_KEY_RE = re.compile(rb'"traceEvents"\s*:\s*\[')
+_WS = b" \t\r\n"
+# Longest header we accept before the events array starts (metadata objects are small).
+MAX_HEADER_BYTES = 256 << 20
+
+
+class TraceReadError(Exception):
+    """A trace file could not be read; the message names the file and the problem."""
+
+
+@dataclass
+class Batch:
+    """A run of complete events: ``data`` is ``ev1, ev2, …`` without the surrounding brackets."""
+
+    number: int
+    data: bytes
+    offset: int  # decompressed byte offset of data[0] in the file
+    tail: bool = False  # last batch: also holds the document's closing part
+
+
+@dataclass
+class ReaderState:
+    header: dict = field(default_factory=dict)
+    bytes_in: int = 0  # decompressed bytes consumed
+    bare: bool = False  # the file is a bare JSON array of events
+
+
+def open_trace(path: Path) -> BinaryIO:
+    """Open `path` for binary reading, transparently gunzipping by magic number."""
+    fh = open(path, "rb")
+    magic = fh.read(2)
+    fh.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    return fh
+
+
+def _read(fh: BinaryIO, path: Path, size: int) -> bytes:
+    try:
+        return fh.read(size)
+    except EOFError as exc:
+        raise TraceReadError(f"{path}: truncated gzip stream ({exc})") from exc
+    except (gzip.BadGzipFile, zlib.error, OSError) as exc:
+        raise TraceReadError(f"{path}: unreadable gzip data ({exc})") from exc
+
+
+def _header_from_prefix(prefix: bytes, path: Path) -> dict:
+    """Parse the top-level keys written before ``"traceEvents": [``."""
+    body = prefix.rstrip(_WS)
+    if body.endswith(b","):
+        body = body[:-1]
+    try:
+        value = orjson.loads(body + b"}")
+    except orjson.JSONDecodeError as exc:
+        raise TraceReadError(f"{path}: invalid JSON before traceEvents ({exc})") from exc
+    return value if isinstance(value, dict) else {}
+
+
+def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState) -> bytes:
+    """Consume the header; return the buffer positioned at the first event (or ']')."""
+    buf = b""
+    while True:
+        chunk = _read(fh, path, CHUNK_BYTES)
+        state.bytes_in += len(chunk)
+        buf += chunk
+        stripped = buf.lstrip(_WS)
+        if not stripped:
+            if not chunk:
+                raise TraceReadError(f"{path}: empty file")
+            continue
+        if stripped[:1] == b"[":  # bare array of events
+            state.bare = True
+            return stripped[1:].lstrip(_WS)
+        if stripped[:1] != b"{":
+            raise TraceReadError(f"{path}: not a JSON object or array (starts with {stripped[:20]!r})")
+        match = _KEY_RE.search(buf)
+        if match:
+            state.header = _header_from_prefix(buf[: match.start()], path)
+            return buf[match.end():].lstrip(_WS)
+        if not chunk or len(buf) > MAX_HEADER_BYTES:
+            raise TraceReadError(f"{path}: no traceEvents array found (not a Kineto trace)")
+
+
+def _is_boundary(buf: bytes, open_pos: int) -> int:
+    """If ``buf[open_pos] == '{'`` starts an event after ``}`` ws ``,`` ws, return the index of that '}' else -1."""
+    nxt = open_pos + 1
+    while nxt < len(buf) and buf[nxt] in _WS:
+        nxt += 1
+    if nxt >= len(buf) or buf[nxt] != 0x22:  # '"'
+        return -1
+    i = open_pos - 1
+    while i >= 0 and buf[i] in _WS:
+        i -= 1
+    if i < 0 or buf[i] != 0x2C:  # ','
+        return -1
+    i -= 1
+    while i >= 0 and buf[i] in _WS:
+        i -= 1
+    return i if i >= 0 and buf[i] == 0x7D else -1  # '}'
+
+
+def find_split(buf: bytes, end: int | None = None) -> tuple[int, int] | None:
+    """Last event boundary in ``buf[:end]``: (index after the closing '}', index of the next '{')."""
+    pos = len(buf) if end is None else end
+    while True:
+        pos = buf.rfind(b"{", 0, pos)
+        if pos <= 0:
+            return None
+        close = _is_boundary(buf, pos)
+        if close >= 0:
+            return close + 1, pos
+
+
+def iter_batches(path: Path, state: ReaderState, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Batch]:
+    """Yield event batches of roughly `chunk_bytes`; the last batch is the tail.
+
+    The tail batch (``Batch.tail``) holds the remaining events *and* the rest of
+    the document (``] , "key": value … }``); `parse_tail` handles it.
+    """
+    with open_trace(path) as fh:
+        buf = _find_events_start(fh, path, state)
+        offset = state.bytes_in - len(buf)
+        number = 0
+        eof = False
+        while not eof:
+            while len(buf) < chunk_bytes and not eof:
+                chunk = _read(fh, path, chunk_bytes)
+                state.bytes_in += len(chunk)
+                eof = not chunk
+                buf += chunk
+            if eof:
+                break
+            split = find_split(buf)
+            if split is None:  # no boundary yet: one huge event; keep reading
+                chunk_bytes *= 2
+                continue
+            head_end, next_start = split
+            yield Batch(number, buf[:head_end], offset)
+            number += 1
+            offset += next_start
+            buf = buf[next_start:]
+        yield Batch(number, buf, offset, tail=True)
+
+
+def parse_events(batch: Batch, path: Path) -> list:
+    """Parse a middle batch into a list of event dicts."""
+    try:
+        return orjson.loads(b"[" + batch.data + b"]")
+    except orjson.JSONDecodeError as exc:
+        where = batch.offset + max(exc.pos - 1, 0)
+        raise TraceReadError(f"{path}: invalid JSON near byte {where}: {exc.msg}") from exc
+
+
+def parse_tail(batch: Batch, path: Path, bare: bool = False) -> tuple[list, dict]:
+    """Parse the tail batch: the last events plus top-level keys after the array."""
+    prefix = b'{"traceEvents":['
+    try:
+        obj = orjson.loads(prefix + batch.data + (b"}" if bare else b""))
+    except orjson.JSONDecodeError as exc:
+        where = batch.offset + max(exc.pos - len(prefix), 0)
+        if where >= batch.offset + len(batch.data) - 1 or exc.msg.startswith("unexpected end"):
+            raise TraceReadError(f"{path}: JSON ends early near byte {where} (truncated file?): {exc.msg}") from exc
+        raise TraceReadError(f"{path}: invalid JSON near byte {where}: {exc.msg}") from exc
+    if not isinstance(obj, dict):
+        raise TraceReadError(f"{path}: unexpected top-level structure")
+    events = obj.pop("traceEvents")
+    return events, obj

@@ -1,0 +1,118 @@
+"""The DuckDB warehouse: schema, a cross-process write queue, and atomic per-root loads.
+
+DuckDB admits one writing process per file. Every connection to a file warehouse is taken
+under an exclusive ``flock`` on ``<warehouse>.lock``, so a second loader *waits* for the first
+instead of failing on DuckDB's own lock. Parsing happens before the lock is taken; inside it
+only Parquet spools are copied in, in one transaction per root.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from pipeline.paths import SQL_DIR, read_sql
+
+# Tables keyed by file_id, from `sql/schema/` (raw) and derived steps (created by their SQL).
+EVENT_TABLES = ("kernels", "gpu_memops", "launches", "cpu_ops", "python_frames", "annotations", "trace_meta")
+LOCK_TIMEOUT_S = 3600.0
+
+
+def file_id_for(root: str, rel_path: str) -> int:
+    """Stable 63-bit id of a file within a root."""
+    digest = hashlib.blake2b(f"{root}\0{rel_path}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & ((1 << 63) - 1)
+
+
+def schema_statements() -> list[str]:
+    """Every DDL file under ``sql/schema`` in name order."""
+    return [read_sql(f"schema/{p.name}") for p in sorted((SQL_DIR / "schema").glob("*.sql"))]
+
+
+class WarehouseLockTimeout(Exception):
+    """Another process held the warehouse for longer than the timeout."""
+
+
+class Warehouse:
+    """A DuckDB warehouse file (or ``:memory:``) with serialised access."""
+
+    def __init__(self, path: Path | str | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S):
+        self.path = ":memory:" if path in (None, ":memory:") else Path(path)
+        self.lock_timeout_s = lock_timeout_s
+        self._memory_conn: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == ":memory:"
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        if self.in_memory:
+            yield
+            return
+        assert isinstance(self.path, Path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{self.path}.lock", "a+") as fh:
+            deadline = time.monotonic() + self.lock_timeout_s
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WarehouseLockTimeout(f"{self.path}: still locked after {self.lock_timeout_s:.0f} s")
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """An open connection with the schema in place; queued behind other processes."""
+        if self.in_memory:
+            if self._memory_conn is None:
+                self._memory_conn = duckdb.connect(":memory:")
+                ensure_schema(self._memory_conn)
+            yield self._memory_conn
+            return
+        with self._lock():
+            conn = duckdb.connect(str(self.path))
+            try:
+                ensure_schema(conn)
+                yield conn
+            finally:
+                conn.close()
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create every table that does not exist yet (idempotent)."""
+    for ddl in schema_statements():
+        conn.execute(ddl)
+
+
+def file_tables(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every table with a ``file_id`` column except ``trace_files`` itself."""
+    rows = conn.execute(
+        "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'file_id' "
+        "AND table_name <> 'trace_files' AND schema_name = 'main' AND NOT internal"
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN … COMMIT, rolled back on any exception."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

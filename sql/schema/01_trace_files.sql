@@ -1,0 +1,43 @@
+-- trace_files: one row per file of a trace root, parsed or not.
+--   file_id      BIGINT  stable id: hash of (root, rel_path); key of every event table
+--   root         TEXT    trace_roots.root
+--   path         TEXT    path relative to the root
+--   framework    TEXT    sglang | vllm | trtllm | tokenspeed | unknown
+--   model        TEXT    model name
+--   run          TEXT    run name
+--   role         TEXT    mapping (CUDA graphs off) | formal (graphs on) | single
+--   stage        TEXT    prefill | decode | mixed | unknown (decided per file)
+--   rank         INTEGER tensor-parallel rank (NULL when unknown)
+--   kind         TEXT    kineto | layerwise | merged (SGLang merged multi-rank kineto)
+--   size_bytes   BIGINT  file size on disk
+--   fingerprint  TEXT    hash of (size, mtime) used for incremental re-ingest
+--   status       TEXT    ok | error | skipped
+--   error        TEXT    what went wrong, naming the problem (NULL when ok)
+--   events       BIGINT  number of entries in traceEvents
+--   kernels      BIGINT  number of kernel events
+--   base_time_ns BIGINT  baseTimeNanoseconds when present
+--   ts_variant   TEXT    relative (ts relative to baseTimeNanoseconds or unknown base) | absolute_us | absolute_us_ns
+--   metadata     JSON    top-level keys other than traceEvents (deviceProperties, distributedInfo, …)
+--   ingested_at  TIMESTAMP
+CREATE TABLE IF NOT EXISTS trace_files (
+    file_id      BIGINT PRIMARY KEY,
+    root         TEXT,
+    path         TEXT,
+    framework    TEXT,
+    model        TEXT,
+    run          TEXT,
+    role         TEXT,
+    stage        TEXT,
+    rank         INTEGER,
+    kind         TEXT,
+    size_bytes   BIGINT,
+    fingerprint  TEXT,
+    status       TEXT,
+    error        TEXT,
+    events       BIGINT,
+    kernels      BIGINT,
+    base_time_ns BIGINT,
+    ts_variant   TEXT,
+    metadata     JSON,
+    ingested_at  TIMESTAMP
+);
