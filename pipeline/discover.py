@@ -36,7 +36,7 @@ _SGLANG_RANK_RE = re.compile(r"-TP-(\d+)")
 _RANK_RE = re.compile(r"(?:^|[-_.])rank-?(\d+)(?=[-_.]|$)")
 _SGLANG_STAGE_RE = re.compile(r"-TP-\d+(?:-[A-Z]P-\d+)*-(EXTEND|DECODE|prefill|decode)$")
 _HF_NAME_RE = re.compile(r"^[^_]+_(?P<model>.+?)__\d+$")
-_BAD_KEY_RE = re.compile(r"\.{3,}|[|,\[\]\s\x00-\x1f]+")
+_BAD_KEY_RE = re.compile(r"(?:\.{3,}|[|,\[\]\s\x00-\x1f])+")
 _ASYNC_LLM_NOTE = "vLLM frontend (AsyncLLM) trace: CPU only, no GPU kernels"
 
 
@@ -121,7 +121,8 @@ def discover_with_warnings(data_root: Path) -> tuple[list[TraceRoot], list[str]]
         root = _build_root(dir_path, data_root, warnings)
         if root is not None:
             roots.append(root)
-    return _unique_keys(sorted(roots, key=lambda r: r.key)), warnings
+    roots = _unique_keys(sorted(roots, key=lambda r: r.key))
+    return sorted(roots, key=lambda r: r.key), warnings
 
 
 def discover_root(root_dir: Path, data_root: Path | None = None) -> TraceRoot | None:
@@ -671,7 +672,8 @@ def _sniff(path: Path) -> _Sniff:
         return _Sniff(None, False, "", f"header unreadable: {exc}")
     text = data.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     if not text:
-        return _Sniff(None, False, "", "empty file" if complete else "no data in header")
+        why = "empty file" if complete else "truncated before any data"
+        return _Sniff(None, False, "", f"header unreadable: {why}")
     if text[0] == "[":
         ok = _looks_like_event_list(text)
         return _Sniff("kineto" if ok else None, True, text,
