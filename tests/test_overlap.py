@@ -243,7 +243,8 @@ def test_real_trace_invariants(real):
     ks, r = real
     assert r["busy_ns"] + r["idle_ns"] == r["window_ns"]
     assert sum(r["category_overlap"].values()) == r["busy_ns"]
-    assert 0 <= r["multi_stream_ns"] <= r["busy_ns"] and 0 <= r["launch_bound_ns"] <= r["idle_ns"]
+    assert 0 <= r["multi_stream_ns"] <= r["busy_ns"]
+    assert 0 <= r["launch_bound_ns"] + r["long_idle_ns"] <= r["idle_ns"]
     assert sum(row["exposed_ns"] for row in r["rows"]) == r["busy_ns"] - r["multi_stream_ns"] == r["exposed_ns"]
     assert sum(row["count"] for row in r["rows"]) == len(ks)
     for row in r["rows"]:
@@ -268,3 +269,11 @@ def test_real_trace_same_stream_overlaps_match_a_plain_count(real):
             count, ns = count + 1, ns + min(last[key], end) - x["ts_ns"]
         last[key] = max(last.get(key, end), end)
     assert (r["anomalies"]["same_stream_overlaps"], r["anomalies"]["same_stream_overlap_ns"]) == (count, ns)
+
+
+def test_long_gaps_are_idle_not_launch_bound():
+    ks = [k("k1", 0, 100, launch=-50), k("k2", 30_000_100, 50, launch=120)]
+    r = analyze_overlap(ks)
+    assert (r["launch_bound_ns"], r["long_idle_ns"], r["longest_gap_ns"]) == (0, 30_000_000, 30_000_000)
+    r = analyze_overlap(ks, config={"launch": {"max_gap_ns": 10**9}})
+    assert (r["launch_bound_ns"], r["long_idle_ns"]) == (30_000_000, 0)

@@ -140,9 +140,11 @@ class _Sweep:
     effective and differenced when it ends, so per-kernel exposure costs O(1).
     """
 
-    def __init__(self, c: _Cols, cat: list[int], ncat: int, dep: _Dep, launch_starts: list[int] | None):
+    def __init__(self, c: _Cols, cat: list[int], ncat: int, dep: _Dep, launch_starts: list[int] | None,
+                 max_launch_gap: int):
         n, ns = len(c.ts), max(c.stream, default=-1) + 1
         self.c, self.cat, self.ncat, self.dep, self.launch_starts = c, cat, ncat, dep, launch_starts
+        self.max_launch_gap = max_launch_gap
         self.sfile = [dep.site_file(s) for s in c.site]
         self.queue: list[deque[int]] = [deque() for _ in range(ns)]
         self.eff, self.last_eff, self.last_end = [-1] * ns, [-1] * ns, [0] * ns
@@ -153,6 +155,7 @@ class _Sweep:
         self.gap: tuple[int, int, list[int]] | None = None
         # results
         self.busy = self.multi = self.launch_bound = self.clipped_count = 0
+        self.long_idle = self.longest_gap = 0
         self.by_mask = [0] * (1 << ncat)
         self.exposed, self.clipped, self.launch_gap = [0] * n, [0] * n, [0] * n
         self.hidden_by = [0] * (n * ncat)
@@ -267,6 +270,10 @@ class _Sweep:
     def _resolve_gap(self) -> None:
         """Launch-bound when the kernel that ends the gap was launched after the gap began."""
         (g0, glen, starters), self.gap = self.gap, None
+        self.longest_gap = max(self.longest_gap, glen)
+        if glen > self.max_launch_gap:  # between-step / host stall, not launch overhead
+            self.long_idle += glen
+            return
         launch = self.c.launch
         known = [h for h in starters if launch[h] is not None]
         if known:
@@ -472,7 +479,8 @@ def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config:
     c = _columns(kernels)
     cat = [fam_to_cat.get(f, default_cat) for f in c.family]
     launch_starts = sorted(l["ts_ns"] - c.t0 for l in launches) if launches else None
-    sw = _Sweep(c, cat, len(cat_names), _Dep.from_cfg(cfg["dep"]), launch_starts).run()
+    sw = _Sweep(c, cat, len(cat_names), _Dep.from_cfg(cfg["dep"]), launch_starts,
+                int(cfg["launch"]["max_gap_ns"])).run()
     streams = len(set(c.stream))
     window = max(c.end, default=0)
     idle = window - sw.busy
@@ -486,6 +494,8 @@ def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config:
         "busy_ns": sw.busy,
         "idle_ns": idle,
         "launch_bound_ns": sw.launch_bound,
+        "long_idle_ns": sw.long_idle,
+        "longest_gap_ns": sw.longest_gap,
         "multi_stream_ns": sw.multi,
         "exposed_ns": sw.single,
         "streams": streams,
