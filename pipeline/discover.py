@@ -457,9 +457,12 @@ def _framework_from_dirs(root_dir: Path, data_root: Path) -> str:
 
 
 def _explicit_model(ctx: _Ctx) -> str | None:
-    for src in (ctx.manifest, ctx.capture):
-        if src and isinstance(src.get("model"), str) and src["model"]:
-            return src["model"]
+    manifest_model = (ctx.manifest or {}).get("model")
+    if isinstance(manifest_model, str) and manifest_model:
+        return manifest_model  # the user's display name, verbatim
+    capture_model = (ctx.capture or {}).get("model")
+    if isinstance(capture_model, str) and capture_model:
+        return display_model(capture_model)
     args = ctx.server_args or {}
     for key in ("model_path", "model"):
         if isinstance(args.get(key), str) and args[key]:
@@ -573,12 +576,20 @@ def _manifest_rule(manifest: dict | None, rel: str) -> dict:
 
 
 def _capture_entry(capture: dict | None, rel: str) -> dict:
-    """capture.json's stage/role/rank, overridden by its `files` entry for `rel`."""
+    """capture.json's stage/role/rank, refined by its entry for `rel` in `files`.
+
+    `files` is a list of names (with a parallel `ranks` list, as pipeline/capture writes
+    it) or of objects `{path|name, stage?, role?, rank?}`.
+    """
     if not capture:
         return {}
     out = {k: capture[k] for k in ("stage", "role", "rank") if capture.get(k) is not None}
-    for entry in capture.get("files") or []:
-        if isinstance(entry, dict) and rel in (entry.get("path"), entry.get("name")):
+    files = capture.get("files") or []
+    ranks = capture.get("ranks") if isinstance(capture.get("ranks"), list) else []
+    for i, entry in enumerate(files if isinstance(files, list) else []):
+        if entry == rel and i < len(ranks) and ranks[i] is not None:
+            out["rank"] = ranks[i]
+        elif isinstance(entry, dict) and rel in (entry.get("path"), entry.get("name")):
             out.update({k: entry[k] for k in ("stage", "role", "rank")
                         if entry.get(k) is not None})
     return out

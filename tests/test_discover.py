@@ -392,6 +392,30 @@ def test_capture_json_and_server_args(tmp_path):
     assert sa.server_args["chunked_prefill_size"] == 8192
 
 
+def test_capture_tool_layout(tmp_path):
+    """pipeline/capture writes <out>/<role>/<stage>/ with capture.json (files + ranks)."""
+    for role in ("mapping", "formal"):
+        stage_dir = tmp_path / "Qwen__Qwen3-8B" / "sglang" / role / "prefill"
+        names = [f"triage-prefill-TP-{i}.trace.json.gz" for i in (0, 1)] + ["odd.json"]
+        for n in names:
+            write(stage_dir / n, TINY_TRACE)
+        write(stage_dir / "capture.json", {
+            "framework": "sglang", "model": "/models/Qwen3-8B", "stage": "decode",
+            "role": role, "rank": None, "server_args": {"tp_size": 2}, "files": names,
+            "ranks": [0, 1, 5], "tool": "proftriage"})
+    roots = discover(tmp_path)
+    assert [r.key for r in roots] == ["Qwen__Qwen3-8B/sglang/formal/prefill",
+                                      "Qwen__Qwen3-8B/sglang/mapping/prefill"]
+    for r in roots:
+        assert (r.framework, r.model, r.server_args) == ("sglang", "Qwen3-8B", {"tp_size": 2})
+        role = r.key.split("/")[2]
+        got = {f.rel_path: (f.role, f.stage, f.rank) for f in r.files}
+        # the name's -prefill suffix beats capture.json's stage; ranks come from the list
+        assert got == {"triage-prefill-TP-0.trace.json.gz": (role, "prefill", 0),
+                       "triage-prefill-TP-1.trace.json.gz": (role, "prefill", 1),
+                       "odd.json": (role, "decode", 5)}
+
+
 def test_roles_from_subdirs_and_names(tmp_path):
     pair = tmp_path / "pair"
     write(pair / "mapping" / "1.1-TP-0-DECODE.trace.json.gz", TINY_TRACE)
