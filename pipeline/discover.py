@@ -222,9 +222,11 @@ def _is_json_name(name: str) -> bool:
 
 
 def _build_root(root_dir: Path, data_root: Path, warnings: list[str]) -> TraceRoot | None:
+    candidates = _candidates(root_dir, warnings)
+    if not candidates:
+        return None
     ctx = _make_ctx(root_dir, data_root, warnings)
-    files = [tf for p in _candidates(root_dir, warnings)
-             if (tf := _make_file(p, ctx)) is not None]
+    files = [tf for p in candidates if (tf := _make_file(p, ctx)) is not None]
     if not any(tf.status != "rejected" for tf in files):
         return None
     files = _shadow_merged(files)
