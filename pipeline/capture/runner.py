@@ -111,10 +111,8 @@ def _watch_dir(cfg: CaptureConfig, fw: fwk.Framework, server: Server, stage_dir:
     if fw.server_writes_to == "request":
         return stage_dir, []
     reported = fwk.find_value(server.info, fw.server_dir_key)
-    env_dir = os.environ.get(fw.server_dir_env)
-    candidates = [Path(p) for p in (cfg.server_trace_dir, reported, env_dir) if p]
     base = stage_dir.parent
-    watch = candidates[0] if candidates else base
+    watch = Path(cfg.server_trace_dir or reported or base)
     if reported and Path(reported).resolve() != base.resolve():
         notes.append(f"{fw.name} reports {fw.server_dir_key}={reported}, which differs from "
                      f"the output dir {base}; watching {watch} and moving new traces "
@@ -122,7 +120,9 @@ def _watch_dir(cfg: CaptureConfig, fw: fwk.Framework, server: Server, stage_dir:
     if not watch.is_dir():
         raise CaptureError(f"{fw.name} writes traces to its own {fw.server_dir_key} ({watch}), "
                            "which is not visible here; mount it or pass --server-trace-dir")
-    others = [c for c in candidates + [base] if c != watch and c.is_dir()]
+    env_dir = os.environ.get(fw.server_dir_env)
+    seen = [Path(p) for p in (reported, env_dir, cfg.server_trace_dir) if p] + [base]
+    others = [d for d in seen if d.is_dir() and d.resolve() != watch.resolve()]
     return watch, others
 
 

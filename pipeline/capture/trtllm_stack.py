@@ -93,10 +93,11 @@ def add_with_stack(source: str) -> Patch:
 
 def rank_expression(source: str) -> str:
     """How this file names the global rank: `executor.global_rank`, `self.global_rank`, or torch."""
-    for expr in ("executor.global_rank", "self.global_rank"):
-        if expr in source:
-            return expr
-    return "torch.distributed.get_rank() if torch.distributed.is_initialized() else 0"
+    if "executor.global_rank" in source or re.search(r"\bexecutor = self\._executor\b", source):
+        return "executor.global_rank"
+    if "self.global_rank" in source:
+        return "self.global_rank"
+    return "(torch.distributed.get_rank() if torch.distributed.is_initialized() else 0)"
 
 
 def _statement_end(toks: list[tokenize.TokenInfo], row: int) -> int:

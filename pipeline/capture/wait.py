@@ -145,8 +145,7 @@ def _done(spec: WaitSpec, seen: dict[str, _Seen], now: float) -> bool:
         return False
     if spec.expected_ranks:
         ranks = {spec.rank_of(n) for n in seen} - {None}
-        if len(ranks) >= spec.expected_ranks:
-            return True
+        return len(ranks) >= spec.expected_ranks
     return now - max(s.changed_at for s in seen.values()) >= spec.settle
 
 
