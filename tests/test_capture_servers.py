@@ -249,3 +249,21 @@ def test_cli_probe_empty_and_bad_stage(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         _parser().parse_args(["capture", "--framework", "sglang", "--url", "u",
                               "--output-dir", "o", "--stages", "mixed"])
+
+
+def test_discovery_reads_capture_roots(tmp_path: Path) -> None:
+    discover = pytest.importorskip("pipeline.discover")
+    server_dir = tmp_path / "vllm-server"
+    server_dir.mkdir()
+    with SGLangServer(ranks=2) as a, SGLangServer() as b, VLLMServer(server_dir) as v:
+        run_capture(_cfg("sglang", tmp_path / "data" / "pair", mapping_url=a.url,
+                         formal_url=b.url, stages=("prefill",)))
+        run_capture(_cfg("vllm", tmp_path / "data" / "v", url=v.url, stages=("decode",)))
+    roots = {r.key: r for r in discover.discover(tmp_path / "data")}
+    assert set(roots) == {"pair/mapping/prefill", "pair/formal/prefill", "v/decode"}
+    mapping = roots["pair/mapping/prefill"]
+    assert mapping.framework == "sglang" and mapping.model == "Qwen/Qwen3-8B"
+    assert sorted((f.stage, f.role, f.rank) for f in mapping.files) == [
+        ("prefill", "mapping", 0), ("prefill", "mapping", 1)]
+    vfile = roots["v/decode"].files[0]
+    assert (roots["v/decode"].framework, vfile.stage, vfile.role) == ("vllm", "decode", "single")
