@@ -1,0 +1,364 @@
+"""Fuse-pattern matcher: ordered kernel chains on one stream within one step.
+
+The catalog (`pipeline/catalog/fusions.toml`) lists fusions that exist upstream. For one
+stage of one trace, a pattern is reported as
+
+* ``fused``  when a kernel whose name matches ``fused_kernels`` ran;
+* ``split``  when its ``split_chain`` ran as adjacent kernels on one stream within one step
+  (gaps bounded by ``max_gap_ns``, "glue" kernels such as copies allowed in between), and
+  those kernels were not all launched by the same CPU op;
+* ``both``   when both happened in the stage.
+
+Patterns that match neither may still show up as near misses (see `near_miss_level`).
+Only kernel names and families are matched; sites are reported, never matched.
+Semantics are documented in ``docs/fusions.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Sequence
+
+from pipeline.paths import read_catalog
+
+CATALOG = "fusions.toml"
+DEFAULT_MAX_GAP_NS = 100_000
+FRAMEWORK_REPOS = {
+    "sglang": "sgl-project/sglang",
+    "vllm": "vllm-project/vllm",
+    "trtllm": "NVIDIA/TensorRT-LLM",
+}
+KNOWN_STAGES = ("prefill", "decode")
+TOP_SITES = 3
+LEVEL_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass(frozen=True)
+class ChainElement:
+    """One step of a split chain: a family and/or a name regex, minus an exclusion."""
+
+    label: str
+    family: str | None
+    name: re.Pattern[str] | None
+    exclude: re.Pattern[str] | None
+
+    def matches(self, name: str, family: str | None) -> bool:
+        if self.family is not None and family != self.family:
+            return False
+        if self.name is not None and not self.name.search(name):
+            return False
+        return not (self.exclude is not None and self.exclude.search(name))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One catalog entry, regexes compiled."""
+
+    id: str
+    title: str
+    frameworks: tuple[str, ...]
+    origin: str
+    pr: str | None
+    source_paths: tuple[str, ...]
+    checked: str
+    fused: re.Pattern[str] | None
+    chain: tuple[ChainElement, ...]
+    glue: re.Pattern[str] | None
+    max_gap_ns: int
+    stages: tuple[str, ...]
+    min_tp: int | None
+    models: tuple[str, ...]
+    platforms: tuple[str, ...]
+    conclusion: str
+    example_split: tuple[str, ...]
+    example_fused: str
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+def _regex(parts: str | Sequence[str] | None) -> re.Pattern[str] | None:
+    if not parts:
+        return None
+    if isinstance(parts, str):
+        parts = [parts]
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+def _element(raw: dict[str, Any]) -> ChainElement:
+    family = raw.get("family")
+    name = raw.get("name")
+    if family is None and name is None:
+        raise ValueError(f"chain element needs family or name: {raw}")
+    label = raw.get("label") or family or name
+    return ChainElement(label, family, _regex(name), _regex(raw.get("exclude")))
+
+
+def _pattern(raw: dict[str, Any], defaults: dict[str, Any]) -> Pattern:
+    chain = tuple(_element(e) for e in raw["split_chain"])
+    if len(chain) < 2:
+        raise ValueError(f"{raw['id']}: split_chain needs at least two elements")
+    return Pattern(
+        id=raw["id"],
+        title=raw["title"],
+        frameworks=tuple(raw["frameworks"]),
+        origin=raw["origin"],
+        pr=raw.get("pr"),
+        source_paths=tuple(raw["source_paths"]),
+        checked=raw["checked"],
+        fused=_regex(raw.get("fused_kernels")),
+        chain=chain,
+        glue=_regex(raw.get("glue", defaults.get("glue"))),
+        max_gap_ns=int(raw.get("max_gap_ns", defaults.get("max_gap_ns", DEFAULT_MAX_GAP_NS))),
+        stages=tuple(raw.get("stages", KNOWN_STAGES)),
+        min_tp=raw.get("min_tp"),
+        models=tuple(m.lower() for m in raw.get("models", ())),
+        platforms=tuple(raw.get("platforms", ())),
+        conclusion=raw["conclusion"],
+        example_split=tuple(raw["example_split"]),
+        example_fused=raw["example_fused"],
+    )
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[Pattern, ...]:
+    data = read_catalog(CATALOG)
+    defaults = data.get("defaults", {})
+    return tuple(_pattern(raw, defaults) for raw in data["pattern"])
+
+
+def load_catalog() -> list[Pattern]:
+    """All catalog patterns, regexes compiled once per process."""
+    return list(_load())
+
+
+# --------------------------------------------------------------------------- gating
+
+
+def applies(p: Pattern, *, stage: str, framework: str | None, platform: str | None) -> bool:
+    """Hard gates: stage, framework and platform (unknown values let a pattern through)."""
+    if stage in KNOWN_STAGES and stage not in p.stages:
+        return False
+    if framework and framework != "unknown" and framework not in p.frameworks:
+        return False
+    return not (platform and platform != "unknown" and p.platforms and platform not in p.platforms)
+
+
+def split_allowed(p: Pattern, *, tp: int | None, model: str | None) -> bool:
+    """Soft gates for split/near-miss reports: TP size and model (unknown lets it through)."""
+    if p.min_tp is not None and tp is not None and tp < p.min_tp:
+        return False
+    if p.models and model:
+        return any(m in model.lower() for m in p.models)
+    return True
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def _streams(kernels: Sequence[dict]) -> list[list[int]]:
+    """Indices of `kernels` grouped by (step, stream), each group sorted by start time."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, k in enumerate(kernels):
+        groups[(k.get("step"), k.get("stream"))].append(i)
+    for idx in groups.values():
+        idx.sort(key=lambda i: kernels[i]["ts_ns"])
+    return list(groups.values())
+
+
+def _gap(prev: dict, cur: dict) -> int:
+    return cur["ts_ns"] - (prev["ts_ns"] + prev["dur_ns"])
+
+
+def _walk(p: Pattern, seq: list[int], start: int, first: int, hits, glue, kernels) -> list[int]:
+    """Kernels matching chain elements first, first+1, ... from seq[start]; glue skipped."""
+    taken, elem, j = [seq[start]], first + 1, start + 1
+    while elem < len(p.chain) and j < len(seq):
+        cur, prev = kernels[seq[j]], kernels[seq[j - 1]]
+        if _gap(prev, cur) > p.max_gap_ns:
+            break
+        if hits[seq[j]][elem]:
+            taken.append(seq[j])
+            elem += 1
+        elif not glue[seq[j]]:
+            break
+        j += 1
+    return taken
+
+
+def _one_launch_group(kernels: Sequence[dict], idx: list[int]) -> bool:
+    ops = {kernels[i].get("cpu_op_ev") for i in idx}
+    return len(ops) == 1 and None not in ops
+
+
+def _scan(p: Pattern, streams, hits, glue, kernels) -> tuple[list[list[int]], int, list[int]]:
+    """Full split chains (leftmost, non-overlapping), launch-group count, best partial run."""
+    chains: list[list[int]] = []
+    grouped = 0
+    best: list[int] = []  # chain element indices of the longest in-order run
+    n = len(p.chain)
+    for seq in streams:
+        s = 0
+        while s < len(seq):
+            row = hits[seq[s]]
+            if row[0]:
+                taken = _walk(p, seq, s, 0, hits, glue, kernels)
+                if len(taken) == n:
+                    if _one_launch_group(kernels, taken):
+                        grouped += 1
+                    else:
+                        chains.append(taken)
+                    s = seq.index(taken[-1], s) + 1
+                    continue
+            for first in range(n):
+                if row[first] and n - first > len(best):
+                    run = len(_walk(p, seq, s, first, hits, glue, kernels))
+                    if run > len(best):
+                        best = list(range(first, first + run))
+            s += 1
+    return chains, grouped, best
+
+
+def near_miss_level(chain_len: int, run: int, present: int) -> str | None:
+    """Level for a pattern that neither ran fused nor matched split.
+
+    `run`: longest in-order run of consecutive chain elements seen as adjacent kernels;
+    `present`: how many distinct chain elements occur anywhere in the stage.
+    """
+    if run >= 2 and run * 3 >= chain_len * 2:
+        return "high"
+    if run >= 2 or present == chain_len:
+        return "medium"
+    if present >= 2 and present * 2 >= chain_len:
+        return "low"
+    return None
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _display(k: dict) -> str:
+    return k.get("display_name") or k["name"]
+
+
+def _evidence(kernels: Sequence[dict], idx: Iterable[int]) -> tuple[int, list[str], list[str]]:
+    by_name: dict[str, int] = defaultdict(int)
+    by_site: dict[str, int] = defaultdict(int)
+    total = 0
+    for i in idx:
+        k = kernels[i]
+        total += k["dur_ns"]
+        by_name[_display(k)] += k["dur_ns"]
+        if k.get("site"):
+            by_site[k["site"]] += k["dur_ns"]
+    names = sorted(by_name, key=lambda n: (-by_name[n], n))
+    sites = sorted(by_site, key=lambda s: (-by_site[s], s))[:TOP_SITES]
+    return total, names, sites
+
+
+def candidate_path(p: Pattern, framework: str | None) -> str:
+    """First source path from the trace framework's repository, else the first one."""
+    repo = FRAMEWORK_REPOS.get(framework or "")
+    for path in p.source_paths:
+        if repo and path.startswith(repo + ":"):
+            return path
+    return p.source_paths[0]
+
+
+def _fusion_item(p, kernels, fused_idx, chains, framework, total_time_ns) -> dict:
+    split_idx = sorted({i for c in chains for i in c})
+    time_ns, names, sites = _evidence(kernels, sorted(set(fused_idx) | set(split_idx)))
+    status = "both" if fused_idx and chains else ("fused" if fused_idx else "split")
+    return {
+        "pattern": p.id,
+        "title": p.title,
+        "status": status,
+        "origin": p.origin,
+        "pr": p.pr,
+        "time_ns": time_ns,
+        "share": time_ns / total_time_ns if total_time_ns else 0.0,
+        "evidence": names,
+        "sites": sites,
+        "candidate_path": candidate_path(p, framework),
+        "conclusion": p.conclusion,
+        "occurrences": len(fused_idx) + len(chains),
+        "fused_occurrences": len(fused_idx),
+        "split_occurrences": len(chains),
+    }
+
+
+def _near_miss_item(p: Pattern, run: list[int], present: set[int]) -> dict | None:
+    level = near_miss_level(len(p.chain), len(run), len(present))
+    if level is None:
+        return None
+    matched = run if len(run) >= 2 else sorted(present)
+    labels = [e.label for e in p.chain]
+    return {
+        "pattern": p.id,
+        "title": p.title,
+        "level": level,
+        "matched": [labels[i] for i in matched],
+        "missing": [lab for i, lab in enumerate(labels) if i not in matched],
+    }
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _classify_names(p: Pattern, kernels: Sequence[dict], cache: dict) -> tuple[list, list, list]:
+    """Per kernel: fused hit, chain-element hits, glue hit (memoised per distinct name)."""
+    fused, hits, glue = [], [], []
+    for k in kernels:
+        key = (p.id, k["name"], k.get("family"))
+        got = cache.get(key)
+        if got is None:
+            name, fam = k["name"], k.get("family")
+            got = (
+                bool(p.fused and p.fused.search(name)),
+                tuple(e.matches(name, fam) for e in p.chain),
+                bool(p.glue and p.glue.search(name)),
+            )
+            cache[key] = got
+        fused.append(got[0])
+        hits.append(got[1])
+        glue.append(got[2])
+    return fused, hits, glue
+
+
+def match_fusions(
+    kernels: list[dict],
+    *,
+    stage: str,
+    framework: str | None,
+    platform: str | None,
+    tp: int | None,
+    model: str | None,
+    total_time_ns: int,
+    patterns: Sequence[Pattern] | None = None,
+) -> dict:
+    """Fusion table for one stage's kernel records (any order): fusions and near misses."""
+    streams = _streams(kernels)
+    fusions: list[dict] = []
+    near: list[dict] = []
+    cache: dict = {}
+    for p in patterns if patterns is not None else _load():
+        if not applies(p, stage=stage, framework=framework, platform=platform):
+            continue
+        fused, hits, glue = _classify_names(p, kernels, cache)
+        fused_idx = [i for i, f in enumerate(fused) if f]
+        chains, run = [], []
+        if split_allowed(p, tp=tp, model=model):
+            chains, _grouped, run = _scan(p, streams, hits, glue, kernels)
+        if fused_idx or chains:
+            fusions.append(_fusion_item(p, kernels, fused_idx, chains, framework, total_time_ns))
+        elif split_allowed(p, tp=tp, model=model):
+            present = {e for row in hits for e, h in enumerate(row) if h}
+            item = _near_miss_item(p, run, present)
+            if item:
+                near.append(item)
+    fusions.sort(key=lambda f: (-f["time_ns"], f["pattern"]))
+    near.sort(key=lambda m: (LEVEL_ORDER[m["level"]], m["pattern"]))
+    return {"fusions": fusions, "near_misses": near}
