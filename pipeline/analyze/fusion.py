@@ -44,6 +44,7 @@ class ChainElement:
     family: str | None
     name: re.Pattern[str] | None
     exclude: re.Pattern[str] | None
+    context: bool = False  # matched for order only; its time is not counted
 
     def matches(self, name: str, family: str | None) -> bool:
         if self.family is not None and family != self.family:
@@ -75,6 +76,7 @@ class Pattern:
     conclusion: str
     example_split: tuple[str, ...]
     example_fused: str
+    subsumes: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- catalog
@@ -94,7 +96,8 @@ def _element(raw: dict[str, Any]) -> ChainElement:
     if family is None and name is None:
         raise ValueError(f"chain element needs family or name: {raw}")
     label = raw.get("label") or family or name
-    return ChainElement(label, family, _regex(name), _regex(raw.get("exclude")))
+    exclude = _regex(raw.get("exclude"))
+    return ChainElement(label, family, _regex(name), exclude, bool(raw.get("context", False)))
 
 
 def _pattern(raw: dict[str, Any], defaults: dict[str, Any]) -> Pattern:
@@ -120,6 +123,7 @@ def _pattern(raw: dict[str, Any], defaults: dict[str, Any]) -> Pattern:
         conclusion=raw["conclusion"],
         example_split=tuple(raw["example_split"]),
         example_fused=raw["example_fused"],
+        subsumes=tuple(raw.get("subsumes", ())),
     )
 
 
@@ -174,14 +178,14 @@ def _gap(prev: dict, cur: dict) -> int:
 
 
 def _walk(p: Pattern, seq: list[int], start: int, first: int, hits, glue, kernels) -> list[int]:
-    """Kernels matching chain elements first, first+1, ... from seq[start]; glue skipped."""
-    taken, elem, j = [seq[start]], first + 1, start + 1
+    """Positions in `seq` matching chain elements first, first+1, ... from `start`; glue skipped."""
+    taken, elem, j = [start], first + 1, start + 1
     while elem < len(p.chain) and j < len(seq):
         cur, prev = kernels[seq[j]], kernels[seq[j - 1]]
         if _gap(prev, cur) > p.max_gap_ns:
             break
         if hits[seq[j]][elem]:
-            taken.append(seq[j])
+            taken.append(j)
             elem += 1
         elif not glue[seq[j]]:
             break
@@ -195,7 +199,10 @@ def _one_launch_group(kernels: Sequence[dict], idx: list[int]) -> bool:
 
 
 def _scan(p: Pattern, streams, hits, glue, kernels) -> tuple[list[list[int]], int, list[int]]:
-    """Full split chains (leftmost, non-overlapping), launch-group count, best partial run."""
+    """Full split chains (leftmost, non-overlapping), launch-group count, best partial run.
+
+    Cost: O(kernels x chain length^2) per pattern; walks stop at the first non-glue mismatch.
+    """
     chains: list[list[int]] = []
     grouped = 0
     best: list[int] = []  # chain element indices of the longest in-order run
@@ -205,13 +212,14 @@ def _scan(p: Pattern, streams, hits, glue, kernels) -> tuple[list[list[int]], in
         while s < len(seq):
             row = hits[seq[s]]
             if row[0]:
-                taken = _walk(p, seq, s, 0, hits, glue, kernels)
-                if len(taken) == n:
+                pos = _walk(p, seq, s, 0, hits, glue, kernels)
+                if len(pos) == n:
+                    taken = [seq[j] for j in pos]
                     if _one_launch_group(kernels, taken):
                         grouped += 1
                     else:
                         chains.append(taken)
-                    s = seq.index(taken[-1], s) + 1
+                    s = pos[-1] + 1
                     continue
             for first in range(n):
                 if row[first] and n - first > len(best):
@@ -227,12 +235,14 @@ def near_miss_level(chain_len: int, run: int, present: int) -> str | None:
 
     `run`: longest in-order run of consecutive chain elements seen as adjacent kernels;
     `present`: how many distinct chain elements occur anywhere in the stage.
+    high: run >= 2 and run >= 2/3 of the chain; medium: run >= 2;
+    low: no adjacent run, but every element occurs somewhere; else no near miss.
     """
     if run >= 2 and run * 3 >= chain_len * 2:
         return "high"
-    if run >= 2 or present == chain_len:
+    if run >= 2:
         return "medium"
-    if present >= 2 and present * 2 >= chain_len:
+    if present == chain_len:
         return "low"
     return None
 
@@ -269,8 +279,10 @@ def candidate_path(p: Pattern, framework: str | None) -> str:
 
 
 def _fusion_item(p, kernels, fused_idx, chains, framework, total_time_ns) -> dict:
-    split_idx = sorted({i for c in chains for i in c})
-    time_ns, names, sites = _evidence(kernels, sorted(set(fused_idx) | set(split_idx)))
+    counted = {i for c in chains for e, i in zip(p.chain, c) if not e.context}
+    context = {i for c in chains for e, i in zip(p.chain, c) if e.context}
+    time_ns, _, sites = _evidence(kernels, sorted(set(fused_idx) | counted))
+    _, names, _ = _evidence(kernels, sorted(set(fused_idx) | counted | context))
     status = "both" if fused_idx and chains else ("fused" if fused_idx else "split")
     return {
         "pattern": p.id,
@@ -303,6 +315,15 @@ def _near_miss_item(p: Pattern, run: list[int], present: set[int]) -> dict | Non
         "matched": [labels[i] for i in matched],
         "missing": [lab for i, lab in enumerate(labels) if i not in matched],
     }
+
+
+def _drop_subsumed(fusions: list[dict], patterns: Sequence[Pattern]) -> list[dict]:
+    """Drop split-only items covered by a longer pattern that also matched split."""
+    subsumes = {p.id: set(p.subsumes) for p in patterns}
+    covered = {
+        sub for f in fusions if f["status"] in ("split", "both") for sub in subsumes[f["pattern"]]
+    }
+    return [f for f in fusions if not (f["status"] == "split" and f["pattern"] in covered)]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -349,16 +370,17 @@ def match_fusions(
             continue
         fused, hits, glue = _classify_names(p, kernels, cache)
         fused_idx = [i for i, f in enumerate(fused) if f]
-        chains, run = [], []
+        chains, grouped, run = [], 0, []
         if split_allowed(p, tp=tp, model=model):
-            chains, _grouped, run = _scan(p, streams, hits, glue, kernels)
+            chains, grouped, run = _scan(p, streams, hits, glue, kernels)
         if fused_idx or chains:
             fusions.append(_fusion_item(p, kernels, fused_idx, chains, framework, total_time_ns))
-        elif split_allowed(p, tp=tp, model=model):
+        elif grouped == 0 and split_allowed(p, tp=tp, model=model):
             present = {e for row in hits for e, h in enumerate(row) if h}
             item = _near_miss_item(p, run, present)
             if item:
                 near.append(item)
+    fusions = _drop_subsumed(fusions, patterns if patterns is not None else _load())
     fusions.sort(key=lambda f: (-f["time_ns"], f["pattern"]))
     near.sort(key=lambda m: (LEVEL_ORDER[m["level"]], m["pattern"]))
     return {"fusions": fusions, "near_misses": near}
