@@ -106,6 +106,11 @@ def file_tables(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
+def query_dicts(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    """Run a query and return its rows as dicts (via Arrow, no per-row Python tuples)."""
+    return conn.sql(sql, params=params).to_arrow_table().to_pylist()
+
+
 @contextmanager
 def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """BEGIN … COMMIT, rolled back on any exception."""

@@ -1,0 +1,92 @@
+"""Ingest: parse trace files (outside any lock) and load them into the warehouse per root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.discover import TraceRoot, discover, discover_root, inspect_file
+from pipeline.ingest.layerwise import layerwise_table, load_layerwise
+from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
+from pipeline.ingest.parse import ParsedFile, Progress, parse_file
+from pipeline.ingest.reader import TraceReadError
+from pipeline.store import Warehouse, file_id_for
+
+__all__ = ["ingest_root", "ingest_inputs", "parse_root", "resolve_inputs", "LoadSummary"]
+
+
+def _parse_layerwise(path: Path, file_id: int, spool_root: Path) -> ParsedFile:
+    import pyarrow.parquet as pq
+
+    spool = spool_root / str(file_id)
+    parsed = ParsedFile(path=path, file_id=file_id, spool=spool)
+    try:
+        rows, context = load_layerwise(path)
+    except TraceReadError as exc:
+        parsed.status, parsed.error = "error", str(exc)
+        return parsed
+    (spool / "layerwise_nodes").mkdir(parents=True, exist_ok=True)
+    pq.write_table(layerwise_table(rows, file_id), spool / "layerwise_nodes" / "part-000000.parquet")
+    parsed.header = {"context": context}
+    parsed.events = len(rows)
+    return parsed
+
+
+def parse_root(root: TraceRoot, spool: Path, progress: Progress | None = None,
+               workers: int = 0) -> dict[str, ParsedFile | None]:
+    """Parse every loadable file of `root` into the spool; no warehouse access."""
+    out: dict[str, ParsedFile | None] = {}
+    spool_root = spool_root_for(spool, root.key)
+    for tf in root.files:
+        if tf.status != "ok" or root.status != "ok":
+            out[tf.rel_path] = None
+            continue
+        fid = file_id_for(root.key, tf.rel_path)
+        if tf.kind == "layerwise":
+            out[tf.rel_path] = _parse_layerwise(tf.path, fid, spool_root)
+        else:
+            out[tf.rel_path] = parse_file(tf.path, fid, spool_root, workers=workers, progress=progress)
+    return out
+
+
+def ingest_root(root: TraceRoot, warehouse: Warehouse, spool: Path,
+                progress: Progress | None = None, workers: int = 0) -> LoadSummary:
+    """Parse a root, then replace its rows in the warehouse in one transaction."""
+    parsed = parse_root(root, spool, progress, workers)
+    with warehouse.connect() as conn:
+        return load_root(conn, root, parsed)
+
+
+def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[TraceRoot]:
+    """Turn CLI inputs (a data root, a trace root or a single file) into trace roots."""
+    roots: list[TraceRoot] = []
+    for item in inputs:
+        item = item.expanduser()
+        if item.is_file():
+            roots.append(single_file_root(item))
+            continue
+        if not item.exists():
+            raise FileNotFoundError(f"{item}: no such file or directory")
+        own = discover_root(item, data_root or item.parent)
+        roots.extend([own] if own is not None else discover(item))
+    return roots
+
+
+def single_file_root(path: Path) -> TraceRoot:
+    """A one-file root keyed by the file's own name (``<dir>/<file>``)."""
+    import dataclasses
+
+    tf = inspect_file(path)
+    base = discover_root(path.parent, path.parent.parent)
+    key = f"{path.parent.name}/{path.name}"
+    if base is None:
+        return TraceRoot(key=key, path=path.parent, framework=tf.framework, model=tf.model, run=path.parent.name,
+                         files=(tf,), fingerprint=tf.fingerprint, status="ok", reason=None,
+                         server_args=None, manifest=None)
+    files = tuple(f for f in base.files if f.path == path) or (tf,)
+    return dataclasses.replace(base, key=key, files=files, fingerprint=files[0].fingerprint)
+
+
+def ingest_inputs(inputs: list[Path], warehouse: Warehouse, spool: Path, data_root: Path | None = None,
+                  progress: Progress | None = None, workers: int = 0) -> list[LoadSummary]:
+    """Ingest every root named by `inputs`."""
+    return [ingest_root(root, warehouse, spool, progress, workers) for root in resolve_inputs(inputs, data_root)]

@@ -11,8 +11,9 @@
 --   kind         TEXT    kineto | layerwise | merged (SGLang merged multi-rank kineto)
 --   size_bytes   BIGINT  file size on disk
 --   fingerprint  TEXT    hash of (size, mtime) used for incremental re-ingest
---   status       TEXT    ok | error | skipped
---   error        TEXT    what went wrong, naming the problem (NULL when ok)
+--   status       TEXT    ok | error | skipped | rejected | stale (re-ingest failed; previous rows kept)
+--   error        TEXT    what went wrong, naming the file and the problem (NULL when ok)
+--   note         TEXT    a warning that is not an error (e.g. 'no GPU kernels (CPU-only trace)')
 --   events       BIGINT  number of entries in traceEvents
 --   kernels      BIGINT  number of kernel events
 --   base_time_ns BIGINT  baseTimeNanoseconds when present
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS trace_files (
     fingerprint  TEXT,
     status       TEXT,
     error        TEXT,
+    note         TEXT,
     events       BIGINT,
     kernels      BIGINT,
     base_time_ns BIGINT,

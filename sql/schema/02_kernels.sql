@@ -1,6 +1,6 @@
 -- kernels: one row per GPU kernel event (cat = 'kernel').
 --   file_id      BIGINT  trace_files.file_id
---   ev           BIGINT  position of the event in traceEvents (0-based); unique per file
+--   ev           BIGINT  ordinal that grows with the position in traceEvents (batch << 24 | index); unique per file
 --   name         TEXT    kernel name as written by the profiler
 --   ts_ns        BIGINT  start, integer nanoseconds (baseTimeNanoseconds added when present)
 --   dur_ns       BIGINT  duration, integer nanoseconds

@@ -1,0 +1,210 @@
+"""`proftriage` command line: ingest, inspect, triage, bundle (+ capture, probe, trtllm-with-stack).
+
+The Dagster-only command `register` is added by `assets.cli`, the console-script entry point;
+everything here runs without a Dagster instance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from pipeline.config import settings
+from pipeline.discover import DiscoveryError, inspect_file
+from pipeline.ingest import LoadSummary, ingest_root, resolve_inputs
+from pipeline.ingest.pair import pair_root
+from pipeline.store import Warehouse
+
+
+class ProgressLine:
+    """Progress display for long parses: file, bytes and events/s, at most twice a second."""
+
+    def __init__(self, stream=sys.stderr, enabled: bool = True):
+        self.stream, self.enabled, self._last = stream, enabled, 0.0
+
+    def __call__(self, path: Path, bytes_in: int, events: int, seconds: float) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.5 or seconds < 1.0:
+            return
+        self._last = now
+        rate = events / seconds if seconds else 0.0
+        end = "\r" if self.stream.isatty() else "\n"
+        self.stream.write(f"  {path.name}: {bytes_in / 1e6:,.0f} MB read, {events:,} events, {rate:,.0f} events/s{end}")
+        self.stream.flush()
+
+
+def _warehouse(args: argparse.Namespace, default_memory: bool) -> Warehouse:
+    if getattr(args, "warehouse", None):
+        return Warehouse(Path(args.warehouse))
+    return Warehouse(None) if default_memory else Warehouse(settings().warehouse_path)
+
+
+def _print_summary(summary: LoadSummary) -> None:
+    rows = ", ".join(f"{t} {n:,}" for t, n in sorted(summary.rows.items()))
+    print(f"{summary.root}: {summary.ok}/{summary.files} files loaded ({rows or 'no rows'})")
+    for err in summary.errors:
+        print(f"  error: {err}")
+    for kept in summary.kept:
+        print(f"  kept previous rows of {kept}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    warehouse = _warehouse(args, default_memory=False)
+    spool = Path(tempfile.mkdtemp(prefix="proftriage-spool-"))
+    progress = ProgressLine(enabled=not args.quiet)
+    try:
+        roots = resolve_inputs([Path(p) for p in args.roots], Path(args.data_root) if args.data_root else None)
+    except (DiscoveryError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    for root in roots:
+        summary = ingest_root(root, warehouse, spool, progress, args.workers)
+        _print_summary(summary)
+        failed += bool(summary.errors)
+    print(f"warehouse: {warehouse.path}")
+    return 1 if failed and args.strict else 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from pipeline.ingest.parse import parse_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: {path}: no such file", file=sys.stderr)
+        return 2
+    tf = inspect_file(path)
+    out = {"discovery": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(tf).items()}}
+    with tempfile.TemporaryDirectory() as tmp:
+        parsed = parse_file(path, 0, Path(tmp))
+    out["ingest"] = {"status": parsed.status, "error": parsed.error, "note": parsed.note, "events": parsed.events,
+                     "kernels": parsed.kernels, "ts_variant": parsed.ts_variant,
+                     "base_time_ns": parsed.base_time_ns, "categories": parsed.categories,
+                     "seconds": round(parsed.seconds, 3)}
+    print(orjson.dumps(out, option=orjson.OPT_INDENT_2, default=str).decode())
+    return 0 if parsed.status == "ok" else 1
+
+
+def _triage_roots(args: argparse.Namespace):
+    if args.mapping_input or args.formal_input:
+        if not (args.mapping_input and args.formal_input):
+            raise ValueError("--mapping-input and --formal-input go together")
+        return [pair_root(Path(args.mapping_input), Path(args.formal_input))]
+    if not args.input:
+        raise ValueError("give --input PATH (a trace file or root) or --mapping-input A --formal-input B")
+    return resolve_inputs([Path(p) for p in args.input])
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    from pipeline.render import render_report_markdown
+    from pipeline.report import TriageOptions, triage_root
+
+    try:
+        roots = _triage_roots(args)
+    except (ValueError, DiscoveryError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    warehouse = _warehouse(args, default_memory=True)
+    opts = TriageOptions(cutoff_pct=args.cutoff, rank=args.rank, all_ranks=args.all_ranks,
+                         kernel_limit=args.kernel_table_limit, overlap_limit=args.overlap_table_limit,
+                         pid_substring=args.pid_substring)
+    spool = Path(tempfile.mkdtemp(prefix="proftriage-spool-"))
+    reports = []
+    for root in roots:
+        ingest_root(root, warehouse, spool, ProgressLine(enabled=not args.quiet))
+        with warehouse.connect() as conn:
+            reports.append(triage_root(conn, root.key, opts))
+    text = _format(reports, args.format, render_report_markdown)
+    if args.output_dir:
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / ("triage.json" if args.format == "json" else "triage.md")
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _format(reports: list[dict], fmt: str, render) -> str:
+    if fmt == "json":
+        doc = reports[0] if len(reports) == 1 else {"reports": reports}
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+    return "\n\n".join(render(r) for r in reports)
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from pipeline.bundle import write_bundles
+
+    warehouse = _warehouse(args, default_memory=False)
+    out = Path(args.output_dir) if args.output_dir else settings().bundles_path
+    with warehouse.connect() as conn:
+        written = write_bundles(conn, out)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _add_triage(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("triage", help="triage a trace file, a root, or a mapping/formal pair")
+    p.add_argument("--input", "-i", action="append", help="trace file or trace root (repeatable)")
+    p.add_argument("--mapping-input", help="trace captured with CUDA graphs off (attribution)")
+    p.add_argument("--formal-input", help="trace captured with CUDA graphs on (timing)")
+    p.add_argument("--format", choices=("md", "json"), default="md")
+    p.add_argument("--cutoff", type=float, default=1.0, help="hide kernel rows under this %% of stage time (0 = all)")
+    p.add_argument("--rank", type=int, help="rank to analyse (default: the lowest, normally 0)")
+    p.add_argument("--all-ranks", action="store_true", help="analyse every rank together")
+    p.add_argument("--warehouse", help="DuckDB file to keep the rows in (default: in memory)")
+    p.add_argument("--output-dir", help="write triage.md / triage.json here instead of stdout")
+    p.add_argument("--kernel-table-limit", type=int, help="at most N kernel rows per stage")
+    p.add_argument("--overlap-table-limit", type=int, default=30, help="at most N overlap rows per stage")
+    p.add_argument("--pid-substring", help="(reference-tool flag) only processes whose name contains this")
+    p.add_argument("--framework", help="(reference-tool flag) accepted; the framework is inferred")
+    p.add_argument("--profile-by-stage", dest="profile_by_stage", action="store_true", default=True,
+                   help="(reference-tool flag) stages are always split when the trace says so")
+    p.add_argument("--no-profile-by-stage", dest="profile_by_stage", action="store_false")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_triage)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every engine command."""
+    parser = argparse.ArgumentParser(prog="proftriage", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("ingest", help="parse trace roots into the warehouse")
+    p.add_argument("roots", nargs="+", help="data root, trace root or trace file")
+    p.add_argument("--warehouse", help="DuckDB file (default: $PROFTRIAGE_STATE_DIR/warehouse.duckdb)")
+    p.add_argument("--data-root", help="keys are relative to this directory")
+    p.add_argument("--workers", type=int, default=0, help="parse processes per file (0 = auto)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("inspect", help="what discovery inferred and ingest counted for one file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_inspect)
+    _add_triage(sub)
+    p = sub.add_parser("bundle", help="render markdown bundles for every root in the warehouse")
+    p.add_argument("--warehouse")
+    p.add_argument("--output-dir")
+    p.set_defaults(func=cmd_bundle)
+    from pipeline.capture.cli import register as register_capture
+
+    register_capture(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run one command; returns the exit status."""
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

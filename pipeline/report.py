@@ -1,0 +1,182 @@
+"""Triage: build the report of one trace root from the warehouse (schema in docs/json-schema.md).
+
+Timing comes from the *formal* (or single) traces; attribution for graph replays comes from a
+mapping trace of the same stage and rank when there is one, else from eager steps of the same
+trace. Tables default to rank 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import duckdb
+import orjson
+
+from pipeline.analyze.fusion import match_fusions
+from pipeline.analyze.kernel_table import (
+    apply_cutoff, coverage, family_summary, kernel_rows, stage_summary,
+)
+from pipeline.analyze.launch_groups import launch_groups
+from pipeline.analyze.overlap import analyze_overlap
+from pipeline.attribute import attribute_files, ok_file_ids, store_facts
+from pipeline.mapping import apply_alignment
+from pipeline.stage import OUTSIDE
+from pipeline.store import query_dicts
+from pipeline.summary import headline
+
+SCHEMA_VERSION = 1
+STAGE_ORDER = ("prefill", "decode", "mixed", "unknown")
+
+
+@dataclass
+class TriageOptions:
+    """Knobs of one triage run (CLI flags)."""
+
+    cutoff_pct: float = 1.0
+    rank: int | None = None
+    all_ranks: bool = False
+    kernel_limit: int | None = None
+    overlap_limit: int | None = 30
+    pid_substring: str | None = None
+
+
+def _files(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
+    ids = ok_file_ids(conn, root)
+    rows = query_dicts(
+        conn, "SELECT file_id, path, framework, model, role, stage, rank, kind, status, error, note, kernels, metadata "
+        "FROM trace_files WHERE root = ? ORDER BY path", [root]
+    )
+    for r in rows:
+        r["loaded"] = r["file_id"] in ids
+        meta = orjson.loads(r.pop("metadata")) if r.get("metadata") else {}
+        r["platform"] = _platform(meta)
+        r["tp"] = (meta.get("distributedInfo") or {}).get("world_size")
+    return rows
+
+
+def _platform(meta: dict) -> str:
+    if any(k.startswith(("roctracer", "hip_")) for k in meta):
+        return "rocm"
+    names = " ".join(str(d.get("name", "")) for d in meta.get("deviceProperties") or [])
+    if "AMD" in names or "Instinct" in names:
+        return "rocm"
+    if any(d.get("warpSize") == 64 for d in meta.get("deviceProperties") or []):
+        return "rocm"
+    return "cuda"
+
+
+def _choose_rank(files: list[dict], opts: TriageOptions) -> tuple[int | None, str]:
+    ranks = sorted({f["rank"] for f in files if f["rank"] is not None})
+    if opts.all_ranks or len(ranks) <= 1:
+        return None, "all ranks" if opts.all_ranks and len(ranks) > 1 else ""
+    rank = opts.rank if opts.rank is not None else ranks[0]
+    return rank, f"rank {rank} of ranks {ranks} (use --rank N or --all-ranks)"
+
+
+def _select(files: list[dict], rank: int | None) -> tuple[list[dict], list[dict]]:
+    loaded = [f for f in files if f["loaded"] and (rank is None or f["rank"] in (rank, None))]
+    mapping = [f for f in loaded if f["role"] == "mapping"]
+    timing = [f for f in loaded if f["role"] != "mapping"] or mapping
+    return timing, mapping if timing is not mapping else []
+
+
+def _by_stage(records: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for k in records:
+        out[k["stage"]].append(k)
+    if set(out) == {"unknown"}:
+        return {"all": out["unknown"]}
+    return out
+
+
+def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOptions) -> dict:
+    summary = stage_summary(kernels)
+    rows = kernel_rows(kernels)
+    shown, cutoff = apply_cutoff(rows, opts.cutoff_pct)
+    if opts.kernel_limit:
+        shown = shown[: opts.kernel_limit]
+    overlap = analyze_overlap(kernels, launches=None)
+    fusion = match_fusions(
+        kernels, stage=stage, framework=ctx["framework"], platform=ctx["platform"], tp=ctx["tp"],
+        model=ctx["model"], total_time_ns=summary["kernel_time_ns"],
+    )
+    overlap_rows = overlap.get("rows", [])
+    if opts.overlap_limit:
+        overlap_rows = overlap_rows[: opts.overlap_limit]
+    report = {
+        "stage": stage,
+        "kernel_time_ns": summary["kernel_time_ns"],
+        "kernel_count": summary["kernel_count"],
+        "summary": summary,
+        "coverage": coverage(kernels),
+        "alignment": ctx["alignment"].get(stage),
+        "kernels": shown,
+        "cutoff": cutoff,
+        "families": family_summary(kernels),
+        "launch_groups": launch_groups(ctx["attribution_records"].get(stage, kernels)),
+        "overlap": overlap_rows,
+        "overlap_families": overlap.get("families", []),
+        "busy_ns": overlap.get("busy_ns", summary["busy_ns"]),
+        "idle_ns": overlap.get("idle_ns", summary["idle_ns"]),
+        "launch_bound_ns": overlap.get("launch_bound_ns"),
+        "multi_stream_ns": overlap.get("multi_stream_ns", 0),
+        "category_overlap": overlap.get("category_overlap", {}),
+        "overlap_note": overlap.get("note"),
+        "fusions": fusion["fusions"],
+        "near_misses": fusion["near_misses"],
+        "steps": len({(k["file_id"], k["step"]) for k in kernels if k["step"] is not None}),
+    }
+    report["headline"] = headline(report)
+    return report
+
+
+def _root_info(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
+    row = conn.execute(
+        "SELECT root, path, framework, model, run, status, reason, server_args FROM trace_roots WHERE root = ?", [root]
+    ).fetchone()
+    if row is None:
+        raise KeyError(f"trace root {root!r} is not in the warehouse (ingest it first)")
+    keys = ("root", "path", "framework", "model", "run", "status", "reason", "server_args")
+    info = dict(zip(keys, row))
+    info["server_args"] = orjson.loads(info["server_args"]) if info["server_args"] else None
+    return info
+
+
+def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions | None = None) -> dict:
+    """The full triage report of one root."""
+    opts = opts or TriageOptions()
+    info = _root_info(conn, root)
+    files = _files(conn, root)
+    report = {"schema_version": SCHEMA_VERSION, "tool": "proftriage", "root": info, "files": files,
+              "stages": [], "warnings": [f"{f['path']}: {f['error']}" for f in files if f["error"]]}
+    if info["status"] == "rejected":
+        report["rejected"] = info["reason"]
+        return report
+    rank, rank_note = _choose_rank(files, opts)
+    timing, mapping = _select(files, rank)
+    records = attribute_files(conn, [f["file_id"] for f in timing + mapping])
+    timing_ids = {f["file_id"] for f in timing}
+    formal = [k for k in records if k["file_id"] in timing_ids]
+    mapped = [k for k in records if k["file_id"] not in timing_ids]
+    alignment = apply_alignment(formal, mapped, mapping_paths=[f["path"] for f in mapping])
+    store_facts(conn, root, records)
+    ctx = {
+        "framework": info["framework"], "model": info["model"],
+        "platform": next((f["platform"] for f in timing), "cuda"),
+        "tp": next((f["tp"] for f in timing if f["tp"]), None),
+        "alignment": alignment, "attribution_records": _by_stage(mapped) if mapped else {},
+    }
+    outside = [k for k in formal if k["stage"] == OUTSIDE]
+    stages = _by_stage([k for k in formal if k["stage"] != OUTSIDE])
+    report["outside_steps"] = {
+        "kernels": len(outside), "time_ns": sum(k["dur_ns"] for k in outside),
+        "note": "GPU activity outside every step window (e.g. launched before the profiler's CPU side "
+                "started); excluded from the stage tables",
+    }
+    report["rank"] = {"rank": rank, "note": rank_note}
+    report["mode"] = "pair" if mapping else "single"
+    report["overlap_source"] = "formal trace of a mapping/formal pair" if mapping else "single trace"
+    for stage in sorted(stages, key=lambda s: STAGE_ORDER.index(s) if s in STAGE_ORDER else -1):
+        report["stages"].append(_stage_report(stage, stages[stage], ctx, opts))
+    return report
