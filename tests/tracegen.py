@@ -744,13 +744,13 @@ def make_trace(spec: ModelSpec, *, steps: int, mode: str = "eager", stage: str =
 
 
 def make_pair(spec: ModelSpec, *, steps: int, stage: str = "decode", seed: int = 0,
-              drop: int = 1) -> tuple[dict, dict, GroundTruth]:
+              drop: int = 1, streams: int = 1) -> tuple[dict, dict, GroundTruth]:
     """Mapping (eager, tile variant 0) + formal (graph / vLLM piecewise, tile variant 1, an extra
     memcpy per step, ``drop`` splitK kernels removed per formal step) of the same model."""
-    mapping = make_trace(spec, steps=steps, mode="eager", stage=stage, seed=seed)
+    mapping = make_trace(spec, steps=steps, mode="eager", stage=stage, seed=seed, streams=streams)
     mode = "piecewise" if spec.framework == "vllm" else ("graph" if stage == "decode" else "eager")
     formal, truth = make_trace_with_truth(spec, steps=steps, mode=mode, stage=stage, seed=seed + 1,
-                                          tile_variant=1, extra_memcpy=True)
+                                          tile_variant=1, extra_memcpy=True, streams=streams)
     if drop:
         formal, truth = _drop_kernels(formal, truth, drop, random.Random(seed))
     return mapping, formal, truth
