@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from pipeline import align
 from pipeline.classify import classify
+from pipeline.stage import OUTSIDE
 
 
 def _steps(records: list[dict]) -> list[list[dict]]:
@@ -40,36 +41,39 @@ def _rate(formal: list[dict], source: str) -> dict:
     return rate
 
 
-def _map_pair(formal: list[dict], mapping: list[dict], label: str) -> dict:
-    result = align.align_steps(_steps(mapping), _steps(formal), family_of=classify)
-    align.transfer(formal, result)
-    for k in formal:
-        if k.get("attribution") == "mapped":
-            k["mapped_from"] = label
+def _apply(formal: list[dict], result: "align.AlignmentResult", label: str) -> dict:
+    """Copy the transferred attribution back into the caller's records (in place)."""
+    for old, new in zip(formal, align.transfer(formal, result)):
+        if new.get("attribution") == "mapped":
+            old.update(new, mapped_from=label)
+        match = result.match_for(old)
+        old["match_kind"] = match.kind if match else None
     return _rate(formal, label)
+
+
+def _map_pair(formal: list[dict], mapping: list[dict], label: str) -> dict:
+    return _apply(formal, align.align_steps(_steps(mapping), _steps(formal), family_of=classify), label)
 
 
 def _map_within(formal: list[dict]) -> dict | None:
-    if not any(k["is_graph"] for k in formal) or all(k["is_graph"] for k in formal):
-        return None
-    label = "eager steps of this trace"
-    align.align_within_trace(_steps(formal))
-    for k in formal:
-        if k.get("attribution") == "mapped":
-            k["mapped_from"] = label
-    return _rate(formal, label)
+    steps = _steps(formal)
+    if not any(s and not any(k["is_graph"] for k in s) for s in steps):
+        return None  # no eager step to learn from
+    result = align.align_within_trace(_steps(formal), family_of=classify)
+    return _apply(formal, result, "eager steps of this trace")
 
 
 def apply_alignment(formal: list[dict], mapping: list[dict], mapping_paths: list[str]) -> dict[str, dict]:
     """Align per stage, mutating `formal` records; return ``{stage: match-rate dict}``."""
     out: dict[str, dict] = {}
     formal_stages = _by_stage(formal)
-    mapping_stages = _by_stage(mapping)
+    mapping_stages = _by_stage([k for k in mapping if k["stage"] != OUTSIDE])
+    everything = [k for ks in mapping_stages.values() for k in ks]
     for stage, kernels in formal_stages.items():
-        if not any(k["is_graph"] for k in kernels):
+        if stage == OUTSIDE or not any(k["is_graph"] for k in kernels):
             continue
         key = _stage_key(stage, formal_stages)
-        source = mapping_stages.get(stage) or (mapping if len(mapping_stages) == 1 else None)
+        source = mapping_stages.get(stage) or everything
         if source:
             out[key] = _map_pair(kernels, source, "mapping trace " + ", ".join(mapping_paths))
         else:

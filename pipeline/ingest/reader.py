@@ -133,12 +133,13 @@ def find_split(buf: bytes, end: int | None = None) -> tuple[int, int] | None:
             return close + 1, pos
 
 
-def iter_batches(path: Path, state: ReaderState, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Batch]:
+def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None) -> Iterator[Batch]:
     """Yield event batches of roughly `chunk_bytes`; the last batch is the tail.
 
     The tail batch (``Batch.tail``) holds the remaining events *and* the rest of
     the document (``] , "key": value … }``); `parse_tail` handles it.
     """
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     with open_trace(path) as fh:
         buf = _find_events_start(fh, path, state)
         offset = state.bytes_in - len(buf)

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real traces in tests/data and helpers to ingest them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+TRACES = DATA / "traces"
+REAL_TRACE_FILES = sorted(TRACES.glob("*/*/*.json.gz"))
+REAL_ROOTS = sorted({p.parent for p in REAL_TRACE_FILES})
+
+
+def load_json_exact(path: Path) -> dict:
+    """Independent reader for recounts: stdlib json with Decimal floats (exact ns)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh, parse_float=Decimal)
+
+
+def us_to_ns(value) -> int:
+    """Exact µs (Decimal or int) → ns."""
+    return int(Decimal(value) * 1000)
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Path:
+    path = tmp_path / "spool"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test's state (warehouse, bundles) inside its tmp dir."""
+    monkeypatch.setenv("PROFTRIAGE_STATE_DIR", str(tmp_path / "state"))

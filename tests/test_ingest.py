@@ -1,0 +1,202 @@
+"""Ingest: exact reconciliation with the raw JSON, timestamp variants, batching, bad input, the store."""
+
+from __future__ import annotations
+
+import gzip
+import multiprocessing as mp
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pipeline.ingest import ingest_inputs, ingest_root, resolve_inputs
+from pipeline.ingest import reader
+from pipeline.ingest.parse import parse_file
+from pipeline.store import Warehouse
+from tests.conftest import DATA, REAL_TRACE_FILES, TRACES, load_json_exact, us_to_ns
+
+HTA = TRACES / "other/hta-ns-resolution-v100-resnet-training"
+SGLANG_DECODE = TRACES / "sglang/qwen3-8b-mi300x-decode-graph-bs32"
+
+
+def _recount(path: Path) -> tuple[int, int, int | None]:
+    doc = load_json_exact(path)
+    kernels = [e for e in doc["traceEvents"] if e.get("cat") == "kernel"]
+    first = min((us_to_ns(e["ts"]) for e in kernels), default=None)
+    base = int(doc["baseTimeNanoseconds"]) if "baseTimeNanoseconds" in doc else 0
+    return len(kernels), sum(us_to_ns(e["dur"]) for e in kernels), None if first is None else first + base
+
+
+@pytest.mark.parametrize("path", REAL_TRACE_FILES, ids=lambda p: p.parent.name)
+def test_every_real_trace_reconciles_exactly(path: Path, spool: Path) -> None:
+    wh = Warehouse(None)
+    [summary] = ingest_inputs([path], wh, spool)
+    assert summary.errors == []
+    count, dur, first_ts = _recount(path)
+    with wh.connect() as conn:
+        got = conn.execute("SELECT count(*), sum(dur_ns), min(ts_ns) FROM kernels").fetchone()
+        events = conn.execute("SELECT events, kernels FROM trace_files").fetchone()
+    assert (got[0], got[1], got[2]) == (count, dur, first_ts)
+    assert events[1] == count
+    assert events[0] == len(load_json_exact(path)["traceEvents"])
+
+
+def test_nanoseconds_survive_19_digit_absolute_timestamps(spool: Path) -> None:
+    path = next(HTA.glob("*.json.gz"))
+    parsed = parse_file(path, 1, spool)
+    assert parsed.ts_variant == "absolute_us_ns"
+    doc = load_json_exact(path)
+    expected = sorted(us_to_ns(e["ts"]) for e in doc["traceEvents"] if e.get("cat") == "kernel")[:50]
+    import pyarrow.parquet as pq
+
+    got = sorted(pq.read_table(parsed.spool / "kernels")["ts_ns"].to_pylist())[:50]
+    assert got == expected
+    assert any(v % 1000 for v in got), "sub-microsecond digits must be kept"
+
+
+def test_small_batches_and_parallel_workers_give_identical_rows(spool: Path, monkeypatch) -> None:
+    path = next((TRACES / "sglang/qwen3-8b-mi300x-extend-eager-bs15").glob("*.json.gz"))
+    whole = parse_file(path, 7, spool / "a")
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 64 << 10)
+    small = parse_file(path, 7, spool / "b", workers=1)
+    parallel = parse_file(path, 7, spool / "c", workers=2)
+    import pyarrow.parquet as pq
+
+    def rows(p):
+        return sorted(pq.read_table(p.spool / "kernels").select(["ev", "name", "ts_ns", "dur_ns"]).to_pylist(),
+                      key=lambda r: r["ts_ns"])
+
+    assert small.events == whole.events == parallel.events
+    assert len(list((small.spool / "kernels").glob("*.parquet"))) > 3, "the file must really be split"
+    assert [(r["name"], r["ts_ns"], r["dur_ns"]) for r in rows(small)] == \
+        [(r["name"], r["ts_ns"], r["dur_ns"]) for r in rows(whole)] == \
+        [(r["name"], r["ts_ns"], r["dur_ns"]) for r in rows(parallel)]
+
+
+def test_boundary_lookalikes_inside_strings_do_not_split_events(tmp_path: Path, spool: Path, monkeypatch) -> None:
+    tricky = 'op::{lambda()#1}, {lambda()#2}'
+    events = [{"ph": "X", "cat": "kernel", "name": f"{tricky} {i}", "pid": 0, "tid": 7, "ts": 1.5 + i,
+               "dur": 0.5, "args": {"correlation": i, "note": '}, {"x": 1}'}} for i in range(400)]
+    path = tmp_path / "t.json"
+    path.write_bytes(orjson.dumps({"traceEvents": events, "traceName": "x"}))
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 2048)
+    parsed = parse_file(path, 3, spool, workers=1)
+    assert parsed.status == "ok", parsed.error
+    assert parsed.kernels == 400
+
+
+def test_bare_array_trace(tmp_path: Path, spool: Path) -> None:
+    path = tmp_path / "bare.json"
+    path.write_bytes(orjson.dumps([{"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 1, "ts": 1.0, "dur": 2.0}]))
+    parsed = parse_file(path, 1, spool)
+    assert (parsed.status, parsed.kernels) == ("ok", 1)
+
+
+def _corrupt_roots(tmp_path: Path) -> Path:
+    root = tmp_path / "data" / "sglang" / "run1"
+    root.mkdir(parents=True)
+    good = next(SGLANG_DECODE.glob("*.json.gz"))
+    shutil.copy(good, root / "good-TP-0-DECODE.trace.json.gz")
+    raw = gzip.decompress(good.read_bytes())
+    (root / "truncated-TP-1-DECODE.trace.json.gz").write_bytes(gzip.compress(raw)[: 20000])
+    (root / "invalid-TP-2-DECODE.trace.json").write_bytes(raw[:30000] + b"!!garbage" + raw[30000:])
+    (root / "cut-TP-3-DECODE.trace.json").write_bytes(raw[: len(raw) // 2])
+    (root / "empty-TP-4-DECODE.trace.json").write_bytes(b"")
+    cpu_only = {"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 1, "tid": 1, "ts": 1.0,
+                                 "dur": 3.0, "args": {"External id": 1, "Brand new field": [1, 2]}},
+                                {"ph": "X", "cat": "never_seen_category", "name": "x", "pid": 1, "tid": 1,
+                                 "ts": 2.0, "dur": 1.0}]}
+    (root / "cpuonly-TP-5-DECODE.trace.json").write_bytes(orjson.dumps(cpu_only))
+    return root
+
+
+def test_bad_files_get_clear_errors_and_the_rest_of_the_root_loads(tmp_path: Path, spool: Path) -> None:
+    root = _corrupt_roots(tmp_path)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    [summary] = ingest_inputs([root], wh, spool, data_root=tmp_path / "data")
+    with wh.connect() as conn:
+        rows = dict(conn.execute("SELECT path, coalesce(error, note, status) FROM trace_files").fetchall())
+        statuses = dict(conn.execute("SELECT path, status FROM trace_files").fetchall())
+        kernels = conn.execute("SELECT count(*) FROM kernels").fetchone()[0]
+    assert statuses["good-TP-0-DECODE.trace.json.gz"] == "ok"
+    assert "truncated gzip" in rows["truncated-TP-1-DECODE.trace.json.gz"]
+    assert "truncated-TP-1-DECODE.trace.json.gz" in rows["truncated-TP-1-DECODE.trace.json.gz"]
+    assert "invalid JSON near byte" in rows["invalid-TP-2-DECODE.trace.json"]
+    assert "ends early" in rows["cut-TP-3-DECODE.trace.json"]
+    assert statuses.get("empty-TP-4-DECODE.trace.json") in ("error", "rejected")
+    assert rows["cpuonly-TP-5-DECODE.trace.json"] == "no GPU kernels (CPU-only trace)"
+    assert statuses["cpuonly-TP-5-DECODE.trace.json"] == "ok"
+    assert kernels == 555, "only the good file's kernels are stored; nothing half-loaded"
+    assert len(summary.errors) >= 3
+
+
+def test_a_failed_reingest_keeps_what_was_stored(tmp_path: Path, spool: Path) -> None:
+    root = tmp_path / "data" / "sglang" / "run1"
+    root.mkdir(parents=True)
+    target = root / "x-TP-0-DECODE.trace.json.gz"
+    shutil.copy(next(SGLANG_DECODE.glob("*.json.gz")), target)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    ingest_inputs([root], wh, spool, data_root=tmp_path / "data")
+    target.write_bytes(target.read_bytes()[:5000])  # the file is damaged after a good load
+    [summary] = ingest_inputs([root], wh, spool, data_root=tmp_path / "data")
+    with wh.connect() as conn:
+        status, error = conn.execute("SELECT status, error FROM trace_files").fetchone()
+        kernels = conn.execute("SELECT count(*) FROM kernels").fetchone()[0]
+    assert status == "stale" and "previous successful load" in error
+    assert kernels == 555
+    assert summary.kept == ["x-TP-0-DECODE.trace.json.gz"]
+
+
+def test_reloading_a_root_is_idempotent(tmp_path: Path, spool: Path) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    for _ in range(2):
+        ingest_inputs([SGLANG_DECODE], wh, spool, data_root=TRACES)
+    with wh.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM kernels").fetchone()[0] == 555
+        assert conn.execute("SELECT count(*) FROM trace_files").fetchone()[0] == 1
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nope"):
+        resolve_inputs([tmp_path / "nope"])
+
+
+def _ingest_in_process(args: tuple[str, str, str]) -> int:
+    wh_path, root, spool = args
+    from pipeline.ingest import ingest_inputs as run
+
+    [summary] = run([Path(root)], Warehouse(Path(wh_path)), Path(spool), data_root=Path(root).parent.parent)
+    return summary.ok
+
+
+def test_two_loads_at_once_queue_instead_of_failing(tmp_path: Path) -> None:
+    wh = tmp_path / "w.duckdb"
+    roots = [str(SGLANG_DECODE), str(TRACES / "vllm/gpt-oss-20b-mi300x-decode-fullgraph-bs32")]
+    jobs = [(str(wh), r, str(tmp_path / f"spool{i}")) for i, r in enumerate(roots)]
+    with mp.get_context("spawn").Pool(2) as pool:
+        assert pool.map(_ingest_in_process, jobs) == [1, 1]
+    with Warehouse(wh).connect() as conn:
+        assert conn.execute("SELECT count(*) FROM kernels").fetchone()[0] == 555 + 425
+
+
+def test_vllm_layerwise_json_loads_into_layerwise_nodes(tmp_path: Path, spool: Path) -> None:
+    root = tmp_path / "vllm" / "layerwise"
+    root.mkdir(parents=True)
+    shutil.copy(DATA / "vllm_layerwise_seed003.json", root / "layerwise_profile.json")
+    wh = Warehouse(None)
+    [summary] = ingest_inputs([root], wh, spool, data_root=tmp_path)
+    assert summary.ok == 1, summary.errors
+    doc = load_json_exact(DATA / "vllm_layerwise_seed003.json")
+    with wh.connect() as conn:
+        steps = [r[0] for r in conn.execute("SELECT DISTINCT step FROM layerwise_nodes ORDER BY 1").fetchall()]
+        roots_pct = conn.execute(
+            "SELECT step, sum(pct_cuda) FROM layerwise_nodes WHERE tree = 'model' AND depth = 0 GROUP BY 1").fetchall()
+        n = conn.execute("SELECT count(*) FROM layerwise_nodes WHERE step = 'prefill' AND tree = 'model'").fetchone()[0]
+    assert steps == sorted(k for k in doc if k != "context")
+    assert all(abs(float(p) - 100.0) < 0.01 for _, p in roots_pct)
+
+    def count(nodes):
+        return sum(1 + count(n["children"]) for n in nodes)
+
+    assert n == count(doc["prefill"]["model_stats"])
