@@ -220,7 +220,12 @@ def align_sequences(ka: list[str], kb: list[str], fa: list[str], fb: list[str]) 
 # --------------------------------------------------------------------------------------------
 
 def _ordered(step: Iterable[dict]) -> list[dict]:
-    return sorted(step, key=lambda r: (r["ts_ns"], r.get("stream", 0), r.get("ev", 0)))
+    """Program order: by launch time (CPU issue order, independent of how streams overlapped on
+    the GPU), then GPU start (kernels of one graph replay share their launch)."""
+    def key(r: dict) -> tuple:
+        t = r.get("launch_ts_ns")
+        return (r["ts_ns"] if t is None else t, r["ts_ns"], r.get("stream", 0), r.get("ev", 0))
+    return sorted(step, key=key)
 
 
 def _stage(step: list[dict]) -> str:
