@@ -27,6 +27,7 @@ WRAPPER_MARKERS = ("cuda_graph_runner", "graph_runner", "cudaGraphLaunch", "hipG
                    "compilation/cuda_graph.py", "compilation/piecewise_backend.py", "torch/cuda/graphs.py",
                    "Torch-Compiled Region", "torch/_dynamo/")
 NEEDS_MAPPING = ("graph", "none")
+UNKNOWN_FAMILIES = (None, "", "other")
 GAP_DP_CELLS = 40_000  # family LCS inside a gap up to this many cells, positional pairing beyond
 MAX_D = 1_000  # Myers edit budget per step before falling back to family sequences
 
@@ -194,6 +195,18 @@ def _fill(fa: list[int], fb: list[int], anchors: list[tuple[int, int]]) -> list[
     return out
 
 
+def _family_ids(fams: list[str], ids: dict[str, int]) -> list[int]:
+    """Family → int; an unknown family ("other", none) never matches anything (fresh negative ids)."""
+    out = []
+    for f in fams:
+        if f in UNKNOWN_FAMILIES:
+            ids["#fresh"] = ids.get("#fresh", 0) - 1
+            out.append(ids["#fresh"])
+        else:
+            out.append(ids.setdefault(f, len(ids)))
+    return out
+
+
 def align_sequences(ka: list[str], kb: list[str], fa: list[str], fb: list[str]) -> tuple[list[tuple[int, int, str]], str]:
     """Global alignment of mapping (a) and formal (b) kernels given keys and families.
     Returns (i, j, kind) triples and the method used."""
@@ -201,8 +214,8 @@ def align_sequences(ka: list[str], kb: list[str], fa: list[str], fb: list[str]) 
     ia = [ids.setdefault(k, len(ids)) for k in ka]
     ib = [ids.setdefault(k, len(ids)) for k in kb]
     fids: dict[str, int] = {}
-    ja = [fids.setdefault(f, len(fids)) for f in fa]
-    jb = [fids.setdefault(f, len(fids)) for f in fb]
+    ja = _family_ids(fa, fids)
+    jb = _family_ids(fb, fids)
     method = "myers"
     anchors = _myers(ia, ib, MAX_D)
     if anchors is None:

@@ -183,3 +183,23 @@ def test_5k_kernel_step_aligns_fast() -> None:
     elapsed = time.perf_counter() - t0
     assert elapsed < 1.0, elapsed
     assert _correct_share(transfer(rf, res), truth) >= 0.99
+
+
+def test_real_sglang_mi300x_extend_eager_maps_decode_graph() -> None:
+    """Real pair from one deployment (TraceLens samples): eager EXTEND step as mapping, DECODE
+    graph replay (one hipGraphLaunch, 544 kernels) as formal."""
+    import gzip
+    from pathlib import Path
+
+    import orjson
+
+    root = Path(__file__).parent / "data" / "traces" / "sglang"
+    load = lambda p: orjson.loads(gzip.open(next(root.glob(p))).read())  # noqa: E731
+    rm = kernel_records(load("qwen3-8b-mi300x-extend-eager-bs15/*.json.gz"), "sglang")
+    rf = kernel_records(load("qwen3-8b-mi300x-decode-graph-bs32/*.json.gz"), "sglang", file_id=1)
+    res = align_steps(steps_of(rm), steps_of(rf), family_of=family_of)
+    rate = match_rate(transfer(rf, res))
+    assert rate["kernels"] >= 540 and rate["by_time"] >= 0.95
+    attn = [m for m in res.matches if "paged_attention_ll4mi_QKV" in m.formal["name"]]
+    assert len(attn) == 36 and all(m.kind == "family" and "FmhaBatchPrefill" in m.mapping["name"] for m in attn)
+    assert all(m.mapping is None for m in res.matches if "paged_attention_ll4mi_reduce" in m.formal["name"])
