@@ -23,6 +23,7 @@ DEFAULT_FAMILY = "other"
 DEFAULT_RULE = "default"
 CATALOG_NAME = "kernel_families.toml"
 MAX_DISPLAY = 120
+KEY_MATCH_LEN = 160  # a kernel's identity is in the head of its key; caps regex cost
 
 _WS = re.compile(r"\s+")
 _HEX = re.compile(r"(?<!\w)0x[0-9a-fA-F]+")
@@ -38,12 +39,22 @@ _RAW_PREFIXES = ("Memcpy ", "Memset ")
 # ---------------------------------------------------------------- name normalisation
 
 
+def _light(raw: str) -> str:
+    """Collapse whitespace and drop anonymous namespaces (cheap: matching only)."""
+    s = raw.strip()
+    if "  " in s or "\t" in s or "\n" in s:
+        s = _WS.sub(" ", s)
+    if "anonymous" in s or "<unnamed>" in s:
+        s = _ANON.sub("", s)
+    return s
+
+
 def _clean(raw: str) -> str:
-    """Collapse whitespace, mask addresses / big ids, drop anonymous namespaces."""
-    s = _WS.sub(" ", raw).strip()
-    s = _HEX.sub("0x…", s)
-    s = _BIGNUM.sub("#", s)
-    return _ANON.sub("", s)
+    """`_light` plus masking of hex addresses and large numeric ids (for display)."""
+    s = _light(raw)
+    if "0x" in s:
+        s = _HEX.sub("0x…", s)
+    return _BIGNUM.sub("#", s)
 
 
 def _drop_groups(s: str, pat: re.Pattern[str]) -> str:
@@ -154,7 +165,7 @@ def _key_of(s: str) -> str:
 @lru_cache(maxsize=None)
 def kernel_key(raw: str) -> str:
     """Matching key: qualified kernel name without parameters or template arguments."""
-    s = _clean(raw)
+    s = _light(raw)
     if s.startswith(_RAW_PREFIXES):
         return s
     if _is_mangled(s):
@@ -258,12 +269,13 @@ def display_name(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Rule:
-    """One catalog rule."""
+    """One catalog rule (`key` gates a full-name rule to the kernels it is about)."""
 
     id: str
     family: str
     pattern: str
     match_on: str
+    key: str | None
     source: str
     examples: tuple[str, ...]
 
@@ -273,58 +285,80 @@ def load_rules() -> list[Rule]:
     return [
         Rule(
             id=r["id"], family=r["family"], pattern=r["pattern"],
-            match_on=r.get("match_on", "key"), source=r.get("source", ""),
-            examples=tuple(r.get("examples", ())),
+            match_on=r.get("match_on", "key"), key=r.get("key"),
+            source=r.get("source", ""), examples=tuple(r.get("examples", ())),
         )
         for r in read_catalog(CATALOG_NAME)["rule"]
     ]
 
 
-def _combined(rules: list[tuple[int, Rule]]) -> re.Pattern[str]:
-    """One regex whose first succeeding alternative is the first matching rule."""
-    alts = [f"(?=.*?(?:{r.pattern}))(?P<r{i}>)" for i, r in rules]
-    return re.compile("^(?:" + "|".join(alts) + ")", re.IGNORECASE | re.DOTALL)
+def _lower_pattern(pattern: str) -> str:
+    """Lower-case a regex's literals, keeping escapes (``\\D``, ``\\W``…) intact."""
+    out, escaped = [], False
+    for ch in pattern:
+        out.append(ch if escaped else ch.lower())
+        escaped = ch == "\\" and not escaped
+    return "".join(out)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    """Case-insensitive match as a case-sensitive regex over lower-cased text (much faster)."""
+    return re.compile(_lower_pattern(pattern), re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rule: Rule
+    gate: re.Pattern[str] | None  # full rules: key gate; key rules: None
+    pattern: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
-def _matchers() -> tuple[list[Rule], re.Pattern[str] | None, re.Pattern[str] | None]:
-    rules = load_rules()
-    by_key = [(i, r) for i, r in enumerate(rules) if r.match_on != "full"]
-    by_full = [(i, r) for i, r in enumerate(rules) if r.match_on == "full"]
-    return (
-        rules,
-        _combined(by_key) if by_key else None,
-        _combined(by_full) if by_full else None,
+def _compiled() -> tuple[_Compiled, ...]:
+    """The catalog, compiled once."""
+    return tuple(
+        _Compiled(r, _compile(r.key or "") if r.match_on == "full" else None, _compile(r.pattern))
+        for r in load_rules()
     )
 
 
-def _first(pat: re.Pattern[str] | None, text: str) -> int | None:
-    if pat is None:
-        return None
-    m = pat.match(text)
-    return int(m.lastgroup[1:]) if m and m.lastgroup else None
+@lru_cache(maxsize=None)
+def _key_plan(key: str) -> tuple[int | None, tuple[int, ...]]:
+    """First key rule matching `key`, and the earlier full-name rules gated open by it."""
+    text = key[:KEY_MATCH_LEN].lower()
+    gated: list[int] = []
+    for i, c in enumerate(_compiled()):
+        if c.gate is None:
+            if c.pattern.search(text):
+                return i, tuple(gated)
+        elif c.gate.search(text):
+            gated.append(i)
+    return None, tuple(gated)
 
 
 @lru_cache(maxsize=None)
 def _rule_index(raw: str) -> int | None:
-    _, by_key, by_full = _matchers()
-    hits = [h for h in (_first(by_key, kernel_key(raw)), _first(by_full, _clean(raw)))
-            if h is not None]
-    return min(hits) if hits else None
+    first, gated = _key_plan(kernel_key(raw))
+    if gated:
+        rules, text = _compiled(), _light(raw).lower()
+        for i in gated:
+            if rules[i].pattern.search(text):
+                return i
+    return first
 
 
 @lru_cache(maxsize=None)
 def rule_id(raw: str) -> str:
     """Id of the catalog rule that classifies `raw` (``"default"`` when none does)."""
     idx = _rule_index(raw)
-    return DEFAULT_RULE if idx is None else _matchers()[0][idx].id
+    return DEFAULT_RULE if idx is None else _compiled()[idx].rule.id
 
 
 @lru_cache(maxsize=None)
 def classify(raw: str) -> str:
     """Kernel family of a raw kernel name (one of `FAMILIES`)."""
     idx = _rule_index(raw)
-    return DEFAULT_FAMILY if idx is None else _matchers()[0][idx].family
+    return DEFAULT_FAMILY if idx is None else _compiled()[idx].rule.family
 
 
 def classify_many(names: Iterable[str]) -> list[str]:
