@@ -52,6 +52,7 @@ def _files(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
         meta = orjson.loads(r.pop("metadata")) if r.get("metadata") else {}
         r["platform"] = _platform(meta)
         r["tp"] = (meta.get("distributedInfo") or {}).get("world_size")
+        r["has_cpu"] = any(k.startswith(("X:cpu_op", "X:python_function")) for k in meta.get("_categories", {}))
     return rows
 
 
@@ -104,12 +105,15 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
     overlap_rows = overlap.get("rows", [])
     if opts.overlap_limit:
         overlap_rows = overlap_rows[: opts.overlap_limit]
+    cov = coverage(kernels)
+    if not ctx["has_cpu"]:
+        cov["note"] = "no CPU-side events in the trace (GPU-only capture): kernels cannot be attributed"
     report = {
         "stage": stage,
         "kernel_time_ns": summary["kernel_time_ns"],
         "kernel_count": summary["kernel_count"],
         "summary": summary,
-        "coverage": coverage(kernels),
+        "coverage": cov,
         "alignment": ctx["alignment"].get(stage),
         "kernels": shown,
         "cutoff": cutoff,
@@ -165,6 +169,7 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
         "framework": info["framework"], "model": info["model"],
         "platform": next((f["platform"] for f in timing), "cuda"),
         "tp": next((f["tp"] for f in timing if f["tp"]), None),
+        "has_cpu": any(f["has_cpu"] for f in timing + mapping),
         "alignment": alignment, "attribution_records": _by_stage(mapped) if mapped else {},
     }
     outside = [k for k in formal if k["stage"] == OUTSIDE]
