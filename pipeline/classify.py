@@ -32,6 +32,7 @@ _ANON = re.compile(r"\(anonymous namespace\)::|<unnamed>::|\{anonymous\}::")
 _PARENS = re.compile(r"\([^()]*\)")
 _ANGLES = re.compile(r"<[^<>]*>")
 _LAMBDA = re.compile(r"::\{lambda\b[^{}]*\}|::operator\(\)\(\)(?: const)?")
+_BRACES = re.compile(r"::\{[^{}]*\}")
 _TOP_STOP = re.compile(r"[,<>)]")
 _RAW_PREFIXES = ("Memcpy ", "Memset ")
 
@@ -154,7 +155,7 @@ def _key_of(s: str) -> str:
     if "<" not in s and "(" not in s:
         return s.split(" ")[-1] if s.startswith("void ") else s
     t = _drop_groups(s, _PARENS)
-    t = _drop_groups(t, _ANGLES)
+    t = _drop_groups(_BRACES.sub("", t), _ANGLES)
     m = _TOP_STOP.search(t)
     if m:
         t = t[:m.start()]
