@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from pipeline.frames import choose_site, display_frame  # the project's one definition of a site
+
 BASE_NS = 1_775_078_550_000_000_000  # baseTimeNanoseconds (start of a 3-month interval)
 START_NS = 1_365_627_862_757_064  # first event, relative to BASE_NS (~1.4e12 µs like real files)
 CPU_PID = 6583
@@ -33,7 +35,6 @@ MODULE = "torch/nn/modules/module.py"
 WRAPPED = f"{MODULE}(1773): _wrapped_call_impl"
 CALL_IMPL = f"{MODULE}(1784): _call_impl"
 FRAMEWORKS = ("sglang", "vllm", "trtllm")
-PACKAGES = {"sglang": "sglang/", "vllm": "vllm/", "trtllm": "tensorrt_llm/"}
 ALL_OPS = ("input_layernorm", "qkv_proj", "rope", "attention", "o_proj",
            "post_attention_layernorm", "gate_up_proj", "act", "down_proj")
 BENCH_OPS = tuple(o for o in ALL_OPS if o != "rope")
@@ -309,30 +310,6 @@ class GroundTruth:
         return self.by_ev.get(rec["ev"]) or self.by_stream_ts.get((rec["stream"], rec["ts_ns"]))
 
 
-@functools.lru_cache(maxsize=65536)
-def rel_frame(frame: str) -> str:
-    """Package-relative frame: ``/x/python/sglang/srt/a.py(12): f`` → ``sglang/srt/a.py:12 f``."""
-    m = re.match(r"^(.*?\.py)\((\d+)\): (.*)$", frame)
-    if not m:
-        return frame
-    path = m.group(1)
-    for root in ("sglang", "vllm", "tensorrt_llm", "sgl_kernel", "torch"):
-        i = path.rfind(f"/{root}/")
-        if i >= 0:
-            path = path[i + 1:]
-            break
-    return f"{path}:{m.group(2)} {m.group(3)}"
-
-
-def site_of(stack: tuple[str, ...] | list[str], framework: str) -> str | None:
-    """Innermost package-relative frame of the framework's package."""
-    pkg = PACKAGES[framework]
-    for f in reversed(stack):
-        if f.startswith(pkg):
-            return f
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # the writer
 # --------------------------------------------------------------------------------------------
@@ -535,9 +512,13 @@ def _model_head(ctx: _Ctx, step: int) -> list[tuple[tuple, str]]:
     return [(("step", step, i), x) for i, x in enumerate(names)]
 
 
+def _truth_of(path: list, cpu_op: str, op: str, layer: int) -> Truth:
+    raw = [x for _, x in path]
+    return Truth(choose_site(raw) or "", cpu_op, tuple(display_frame(x) for x in raw), op, layer)
+
+
 def _truth(ctx: _Ctx, w: _Writer, path: list, op: OpDef, layer: int) -> Truth:
-    stack = tuple(rel_frame(x) for _, x in path)
-    return Truth(site_of(stack, ctx.spec.framework) or "", op.cpu_ops[-1], stack, op.key, layer)
+    return _truth_of(path, op.cpu_ops[-1], op.key, layer)
 
 
 def _step_name(fw: str, stage: str, step: int) -> str:
@@ -621,8 +602,7 @@ def _memcpy(ctx: _Ctx, w: _Writer, path: list) -> None:
     w.goto(path)
     op = w.cpu_op("aten::copy_")
     ext = op["args"]["External id"]
-    stack = tuple(rel_frame(x) for _, x in path)
-    truth = Truth(site_of(stack, ctx.spec.framework) or "", "aten::copy_", stack, "memcpy", -1)
+    truth = _truth_of(path, "aten::copy_", "memcpy", -1)
     rt, corr = w.launch(MEMCPY, ext, memcpy=True)
     w.kernel(MEMCPY, 1_500, corr, ext, rt["ts"] + 2_000, w.streams[0], truth, memcpy=True)
     w.close(op)
@@ -839,8 +819,8 @@ def _stage_of(step_name: str | None) -> str:
     return "unknown"
 
 
-def _enclosing(ev: list[dict], framework: str) -> dict[int, tuple[str, ...]]:
-    """Event index of each cpu_op / runtime → package-relative Python stack at that moment."""
+def _enclosing(ev: list[dict]) -> dict[int, tuple[str, ...]]:
+    """Event index of each cpu_op / runtime → raw Python stack (outermost first) at that moment."""
     rows = [(e["ts"], -e.get("dur", 0), i) for i, e in enumerate(ev)
             if e.get("ph") == "X" and e.get("cat") in ("python_function", "cpu_op", "cuda_runtime", "cuda_driver")]
     rows.sort()
@@ -851,18 +831,18 @@ def _enclosing(ev: list[dict], framework: str) -> dict[int, tuple[str, ...]]:
         while open_ and open_[-1][0] < ts:
             open_.pop()
         if e["cat"] == "python_function":
-            open_.append((ts + e["dur"], rel_frame(e["name"])))
+            open_.append((ts + e["dur"], e["name"]))
         else:
             out[i] = tuple(f for _, f in open_)
     return out
 
 
-def kernel_records(obj: dict, framework: str, file_id: int = 0) -> list[dict]:
+def kernel_records(obj: dict, file_id: int = 0) -> list[dict]:
     """Kernel records from a trace (one CPU thread): kernel → launch (correlation) → innermost
     cpu_op (External id) → enclosing Python frames; graph kernels → their graph launch's frames."""
     ev = obj["traceEvents"]
     base = obj.get("baseTimeNanoseconds", 0)
-    stacks = _enclosing(ev, framework)
+    stacks = _enclosing(ev)
     ops = {e["args"]["External id"]: i for i, e in enumerate(ev) if e.get("cat") == "cpu_op"}
     rts = {e["args"]["correlation"]: i for i, e in enumerate(ev) if e.get("cat") in ("cuda_runtime", "cuda_driver")}
     steps = sorted((e["ts"], e["ts"] + e["dur"], e["name"]) for e in ev if e.get("cat") == "user_annotation")
@@ -871,12 +851,12 @@ def kernel_records(obj: dict, framework: str, file_id: int = 0) -> list[dict]:
     for i, e in enumerate(ev):
         if e.get("cat") not in ("kernel", "gpu_memcpy", "gpu_memset"):
             continue
-        out.append(_record(ev, i, e, base, ops, rts, stacks, steps, starts, framework, file_id))
+        out.append(_record(ev, i, e, base, ops, rts, stacks, steps, starts, file_id))
     out.sort(key=lambda r: (r["ts_ns"], r["stream"]))
     return out
 
 
-def _record(ev, i, e, base, ops, rts, stacks, steps, starts, framework, file_id) -> dict:
+def _record(ev, i, e, base, ops, rts, stacks, steps, starts, file_id) -> dict:
     a = e["args"]
     ri = rts.get(a["correlation"])
     rt = ev[ri] if ri is not None else None
@@ -893,7 +873,7 @@ def _record(ev, i, e, base, ops, rts, stacks, steps, starts, framework, file_id)
             "stream": a["stream"], "device": a["device"], "correlation": a["correlation"], "launch_name": launch,
             "launch_ts_ns": base + round(rt["ts"] * 1000) if rt else None, "is_graph": is_graph,
             "cpu_op_ev": oi, "cpu_op": ev[oi]["name"] if oi is not None else None,
-            "site": site_of(stack, framework), "stack": list(stack),
+            "site": choose_site(list(stack)), "stack": [display_frame(x) for x in stack],
             "step": k if step_name else None, "step_name": step_name, "stage": _stage_of(step_name),
             "attribution": "graph" if is_graph and oi is None else ("direct" if oi is not None else "none")}
 
