@@ -18,13 +18,13 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	PROFTRIAGE_DATA_ROOT=$(DATA_ROOT) $(BIN)/python -m pipeline.demo
+	PROFTRIAGE_DATA_ROOT=$(DATA_ROOT) $(BIN)/python -m assets.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 ui: $(STAMP)
-	PROFTRIAGE_DATA_ROOT=$(DATA_ROOT) $(BIN)/python -m pipeline.demo --prepare-only
+	PROFTRIAGE_DATA_ROOT=$(DATA_ROOT) $(BIN)/python -m assets.demo --prepare-only
 	PROFTRIAGE_DATA_ROOT=$(DATA_ROOT) $(BIN)/dagster dev -m assets.definitions -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)
