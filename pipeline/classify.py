@@ -2,8 +2,8 @@
 
 The catalog is an ordered rule list; the first rule whose pattern matches wins. A rule matches
 the *key* (qualified name, no parameters, no template arguments, demangled) unless it says
-``match_on = "full"``, in which case it matches the whole raw name (template arguments
-included). See ``docs/kernel-families.md``.
+``match_on = "full"``: then it is tried only for kernels whose key matches its ``key`` gate, and
+matches the whole raw name (template arguments included). See ``docs/kernel-families.md``.
 """
 
 from __future__ import annotations
