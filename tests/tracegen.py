@@ -513,8 +513,12 @@ def _model_head(ctx: _Ctx, step: int) -> list[tuple[tuple, str]]:
 
 
 def _truth_of(path: list, cpu_op: str, op: str, layer: int) -> Truth:
-    raw = [x for _, x in path]
-    return Truth(choose_site(raw) or "", cpu_op, tuple(display_frame(x) for x in raw), op, layer)
+    return _truth_cached(tuple(x for _, x in path), cpu_op, op, layer)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _truth_cached(raw: tuple[str, ...], cpu_op: str, op: str, layer: int) -> Truth:
+    return Truth(choose_site(list(raw)) or "", cpu_op, tuple(display_frame(x) for x in raw), op, layer)
 
 
 def _truth(ctx: _Ctx, w: _Writer, path: list, op: OpDef, layer: int) -> Truth:
