@@ -245,6 +245,11 @@ def _make_ctx(root_dir: Path, data_root: Path, warnings: list[str]) -> _Ctx:
                _model_from_dir(root_dir.name), warnings=warnings)
     ctx.manifest = _load_manifest(root_dir / MANIFEST_NAME, warnings)
     ctx.capture = _load_json_sidecar(root_dir / CAPTURE_NAME, warnings)
+    if ctx.capture is None:  # a captured pair: <stage>/{mapping,formal}/capture.json
+        for role in ("formal", "mapping"):
+            ctx.capture = ctx.capture or _load_json_sidecar(root_dir / role / CAPTURE_NAME, warnings)
+        if ctx.capture:
+            ctx.capture = {k: v for k, v in ctx.capture.items() if k not in ("role", "files", "ranks")}
     ctx.server_args = _load_json_sidecar(root_dir / SERVER_ARGS_NAME, warnings)
     if ctx.server_args is None and isinstance((ctx.capture or {}).get("server_args"), dict):
         ctx.server_args = ctx.capture["server_args"]

@@ -115,10 +115,11 @@ def test_vllm_same_dir_and_old_server(tmp_path: Path) -> None:
 def test_pair(tmp_path: Path) -> None:
     with SGLangServer() as a, SGLangServer() as b:
         roots = run_capture(_cfg("sglang", tmp_path, mapping_url=a.url, formal_url=b.url))
-    assert roots == [tmp_path / "mapping" / "prefill", tmp_path / "mapping" / "decode",
-                     tmp_path / "formal" / "prefill", tmp_path / "formal" / "decode"]
+    # <out>/<stage>/{mapping,formal}: discovery sees one root per stage holding the pair
+    assert roots == [tmp_path / "prefill" / "mapping", tmp_path / "decode" / "mapping",
+                     tmp_path / "prefill" / "formal", tmp_path / "decode" / "formal"]
     for root in roots:
-        _check_root(root, "sglang", root.parent.name, root.name)
+        _check_root(root, "sglang", root.name, root.parent.name)
 
 
 def test_matrix_entry(tmp_path: Path) -> None:
@@ -260,10 +261,10 @@ def test_discovery_reads_capture_roots(tmp_path: Path) -> None:
                          formal_url=b.url, stages=("prefill",)))
         run_capture(_cfg("vllm", tmp_path / "data" / "v", url=v.url, stages=("decode",)))
     roots = {r.key: r for r in discover.discover(tmp_path / "data")}
-    assert set(roots) == {"pair/mapping/prefill", "pair/formal/prefill", "v/decode"}
-    mapping = roots["pair/mapping/prefill"]
-    assert mapping.framework == "sglang" and mapping.model == "Qwen/Qwen3-8B"
-    assert sorted((f.stage, f.role, f.rank) for f in mapping.files) == [
-        ("prefill", "mapping", 0), ("prefill", "mapping", 1)]
+    assert set(roots) == {"pair/prefill", "v/decode"}  # one root per stage holds the pair
+    pair = roots["pair/prefill"]
+    assert pair.framework == "sglang" and pair.model == "Qwen/Qwen3-8B"
+    assert sorted((f.stage, f.role, f.rank) for f in pair.files) == [
+        ("prefill", "formal", 0), ("prefill", "mapping", 0), ("prefill", "mapping", 1)]
     vfile = roots["v/decode"].files[0]
     assert (roots["v/decode"].framework, vfile.stage, vfile.role) == ("vllm", "decode", "single")

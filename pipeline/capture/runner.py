@@ -1,8 +1,9 @@
 """Capture orchestration: probe → warm up → arm → send probe requests → stop → wait → manifest.
 
 Layout: one trace root per stage, `<output-dir>/<stage>/` (role `single`), or for a pair
-`<output-dir>/mapping/<stage>/` and `<output-dir>/formal/<stage>/`. Each holds the traces
-and `capture.json`, so discovery needs no guessing.
+`<output-dir>/<stage>/mapping/` and `<output-dir>/<stage>/formal/` — discovery then sees one
+root per stage holding the mapping/formal pair. Each folder holds the traces and
+`capture.json`, so discovery needs no guessing.
 """
 
 from __future__ import annotations
@@ -86,10 +87,10 @@ def run_capture(cfg: CaptureConfig) -> list[Path]:
             raise CaptureError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
     roots = []
     for role, url in cfg.targets():
-        base = cfg.output_dir if role == "single" else cfg.output_dir / role
         server = _inspect(cfg, fw, url, role)
         for stage in cfg.stages:
-            roots.append(capture_stage(cfg, fw, server, stage, base / stage))
+            stage_dir = cfg.output_dir / stage if role == "single" else cfg.output_dir / stage / role
+            roots.append(capture_stage(cfg, fw, server, stage, stage_dir))
     return roots
 
 
@@ -111,7 +112,7 @@ def _watch_dir(cfg: CaptureConfig, fw: fwk.Framework, server: Server, stage_dir:
     if fw.server_writes_to == "request":
         return stage_dir, []
     reported = fwk.find_value(server.info, fw.server_dir_key)
-    base = stage_dir.parent
+    base = cfg.output_dir
     watch = Path(cfg.server_trace_dir or reported or base)
     if reported and Path(reported).resolve() != base.resolve():
         notes.append(f"{fw.name} reports {fw.server_dir_key}={reported}, which differs from "
