@@ -1,0 +1,415 @@
+"""Ingest speed and memory on a ~1 GB trace built from real events, and on every real trace.
+
+Run: ``.venv/bin/python benchmarks/ingest.py [--size-gb 1.0] [--repeat 1] [--keep] [--no-hta] [--profile]``
+
+1. Builds ``benchmarks/.work/big-<size>gb.json`` (if missing): the SGLang extend eager trace
+   (``--source``) with its ``traceEvents`` replicated N times — copy k has ``ts`` shifted by
+   k × span and ``correlation``/``External id``/``Python id``/``Python parent id``/``Ev Idx``
+   and flow ``id`` offset by k × (max id + 1). Written event by event with orjson (never the
+   whole document in memory); the source's header keys keep their order and values
+   (``baseTimeNanoseconds`` included).
+2. Measures, interleaved, each in a fresh process on a warm page cache:
+   (a) baseline ``orjson.loads(open(f, 'rb').read())``; (b) ours: ``ingest_inputs`` into a
+   DuckDB warehouse file, default workers. Targets: wall ≤ 0.5 × baseline, peak ≤ 0.2 ×.
+   Checks that the warehouse holds N × the source's kernel rows.
+3. Every real trace under ``tests/data/traces``: our ingest vs HolisticTraceAnalysis'
+   ``Trace(...).parse_traces`` (JSON backend = HTA's default, and ijson batch+compress), run
+   in ``benchmarks/.work/hta-venv`` if present (create it with
+   ``python3 -m venv benchmarks/.work/hta-venv && benchmarks/.work/hta-venv/bin/pip install
+   HolisticTraceAnalysis ijson``). Target: ours ≥ 3× faster.
+4. ``--profile`` (automatic when a 1 GB target is missed): cProfile of ``parse_file`` with one
+   worker (in process) on a ~100 MB variant, grouped by where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import WORK, TRACES, gb, mb, median, print_table, run_child  # noqa: E402
+
+DEFAULT_SOURCE = TRACES / "sglang" / "qwen3-8b-mi300x-extend-eager-bs15" / "sglang_Qwen3-8B_prefilldecode.json.gz"
+ID_KEYS = ("correlation", "External id", "Python id", "Python parent id", "Ev Idx")
+HTA_VENV = WORK / "hta-venv"
+
+
+# ------------------------------------------------------------------------------------ build
+
+def load_source(path: Path) -> dict:
+    data = gzip.open(path, "rb").read() if path.name.endswith(".gz") else path.read_bytes()
+    return orjson.loads(data)
+
+
+def _span_and_ids(events: list[dict]) -> tuple[float, int]:
+    lo, hi, top = math.inf, -math.inf, 0
+    for e in events:
+        ts = e.get("ts")
+        if isinstance(ts, (int, float)) and e.get("ph") != "M":
+            lo, hi = min(lo, ts), max(hi, ts + (e.get("dur") or 0))
+        args = e.get("args") or {}
+        for k in ID_KEYS:
+            v = args.get(k)
+            if isinstance(v, int):
+                top = max(top, v)
+        if e.get("ph") in ("s", "f", "t") and isinstance(e.get("id"), int):
+            top = max(top, e["id"])
+    return math.ceil(hi - lo) + 1.0, top + 1
+
+
+def _shifted(e: dict, dt: float, did: int) -> dict:
+    e = dict(e)
+    if isinstance(e.get("ts"), (int, float)):
+        e["ts"] = round(e["ts"] + dt, 3)
+    if isinstance(e.get("id"), int) and e.get("ph") in ("s", "f", "t"):
+        e["id"] += did
+    args = e.get("args")
+    if args:
+        args = dict(args)
+        for k in ID_KEYS:
+            if isinstance(args.get(k), int) and args[k] >= 0:
+                args[k] += did
+        e["args"] = args
+    return e
+
+
+def build_big(source: Path, target_bytes: int, out: Path) -> dict:
+    """Stream-write the replicated trace; returns {copies, events, bytes, seconds}."""
+    started = time.perf_counter()
+    doc = load_source(source)
+    events = doc["traceEvents"]
+    meta_events = [e for e in events if e.get("ph") == "M"]
+    timed = [e for e in events if e.get("ph") != "M"]
+    per_copy = sum(len(orjson.dumps(e)) + 2 for e in timed)
+    copies = max(1, round(target_bytes / per_copy))
+    span, id_span = _span_and_ids(timed)
+    tmp = out.with_suffix(".partial")
+    n = 0
+    with open(tmp, "wb", buffering=8 << 20) as f:
+        f.write(b"{")
+        first_key = True
+        for key, value in doc.items():
+            f.write(b"" if first_key else b",")
+            first_key = False
+            f.write(orjson.dumps(key) + b":")
+            if key != "traceEvents":
+                f.write(orjson.dumps(value))
+                continue
+            f.write(b"[\n")
+            sep = b""
+            for e in meta_events:  # process/thread names once, not per copy
+                f.write(sep + orjson.dumps(e))
+                sep, n = b",\n", n + 1
+            for k in range(copies):
+                dt, did = k * span, k * id_span
+                for e in timed:
+                    f.write(sep + orjson.dumps(_shifted(e, dt, did) if k else e))
+                    sep, n = b",\n", n + 1
+            f.write(b"\n]")
+        f.write(b"}")
+    tmp.replace(out)
+    info = {"copies": copies, "events": n, "bytes": out.stat().st_size, "seconds": time.perf_counter() - started,
+            "source": str(source.relative_to(common.ROOT)) if source.is_relative_to(common.ROOT) else source.name}
+    out.with_suffix(".info.json").write_bytes(orjson.dumps(info))
+    return info
+
+
+def ensure_big(source: Path, size_gb: float, name: str) -> tuple[Path, dict]:
+    out = WORK / name
+    info_path = out.with_suffix(".info.json")
+    if out.exists() and info_path.exists():
+        return out, orjson.loads(info_path.read_bytes())
+    WORK.mkdir(parents=True, exist_ok=True)
+    print(f"building {out.relative_to(common.ROOT)} (~{size_gb:g} GB) from {source.name} …", flush=True)
+    return out, build_big(source, int(size_gb * 1e9), out)
+
+
+def warm(path: Path) -> None:
+    """Read the file once so every measured run starts on a warm page cache."""
+    with open(path, "rb") as f:
+        while f.read(64 << 20):
+            pass
+
+
+# ------------------------------------------------------------------------------------ children
+
+OURS_CHILD = """
+import shutil, time
+from pathlib import Path
+from pipeline.ingest import ingest_inputs
+from pipeline.store import Warehouse
+work = Path({work!r})
+db = work / "bench-{tag}.duckdb"
+spool = work / "spool-{tag}"
+for p in (db, Path(str(db) + ".wal"), Path(str(db) + ".lock")):
+    p.unlink(missing_ok=True)
+shutil.rmtree(spool, ignore_errors=True)
+t0 = time.perf_counter()
+summaries = ingest_inputs([Path({path!r})], Warehouse(db), spool, workers={workers})
+work_s = time.perf_counter() - t0
+import duckdb
+con = duckdb.connect(str(db), read_only=True)
+kernels = con.execute("SELECT count(*) FROM kernels").fetchone()[0]
+con.close()
+errors = [e for s in summaries for e in s.errors]
+for p in (db, Path(str(db) + ".wal"), Path(str(db) + ".lock")):
+    p.unlink(missing_ok=True)
+shutil.rmtree(spool, ignore_errors=True)
+RESULT = {{"work_s": work_s, "kernels": kernels, "errors": errors,
+          "rows": {{k: v for s in summaries for k, v in s.rows.items()}}}}
+"""
+
+HTA_CHILD = """
+import logging, os, time
+logging.disable(logging.WARNING)
+from hta.common.trace import Trace
+from hta.configs.parser_config import ParserConfig, ParserBackend
+cfg = ParserConfig()
+cfg.parser_backend = ParserBackend.{backend}
+path = {path!r}
+t0 = time.perf_counter()
+tr = Trace(trace_files={{0: path}}, trace_dir=os.path.dirname(path), parser_config=cfg)
+tr.parse_traces(max_ranks=1, use_multiprocessing=False, use_memory_profiling=False)
+RESULT = {{"work_s": time.perf_counter() - t0, "rows": int(tr.get_trace(0).shape[0])}}
+"""
+
+
+def ours(path: Path, tag: str = "x", workers: int = 0) -> dict:
+    r = run_child(OURS_CHILD.format(work=str(WORK), path=str(path), tag=tag, workers=workers))
+    if r["errors"]:
+        raise RuntimeError(f"ingest of {path} reported errors: {r['errors']}")
+    return r
+
+
+def hta_python() -> str | None:
+    py = HTA_VENV / "bin" / "python"
+    if not py.exists():
+        return None
+    try:
+        run_child("import hta, ijson\nRESULT = {}", python=str(py))
+    except RuntimeError:
+        return None
+    return str(py)
+
+
+def hta(path: Path, python: str, backend: str) -> dict | None:
+    try:
+        return run_child(HTA_CHILD.format(path=str(path.resolve()), backend=backend), python=python, timeout=900)
+    except RuntimeError as exc:
+        print(f"  HTA ({backend}) failed on {path.name}: {str(exc).splitlines()[-1][:200]}")
+        return None
+
+
+# ------------------------------------------------------------------------------------ parts
+
+def big_part(args) -> bool:
+    source = Path(args.source)
+    big, info = ensure_big(source, args.size_gb, f"big-{args.size_gb:g}gb.json")
+    print(f"\n== 1 GB-class ingest: {big.relative_to(common.ROOT)}: {info['bytes'] / 1e9:.2f} GB, "
+          f"{info['events']:,} events = {info['copies']} copies of {Path(info['source']).name}"
+          + (f" (built in {info['seconds']:.0f} s)" if "seconds" in info else ""))
+    src = ours(source, tag="src")
+    expect = src["kernels"] * info["copies"]
+    warm(big)
+    base_runs, our_runs = [], []
+    for i in range(args.repeat):
+        print(f"  run {i + 1}/{args.repeat}: baseline …", end="", flush=True)
+        base_runs.append(common.orjson_child(big))
+        print(f" {base_runs[-1]['wall_s']:.1f} s; ours …", end="", flush=True)
+        our_runs.append(ours(big, tag="big"))
+        print(f" {our_runs[-1]['wall_s']:.1f} s  (load avg {common.loadavg()})", flush=True)
+    b_wall, o_wall = median([r["wall_s"] for r in base_runs]), median([r["wall_s"] for r in our_runs])
+    b_work, o_work = median([r["work_s"] for r in base_runs]), median([r["work_s"] for r in our_runs])
+    b_peak, o_peak = max(r["peak_kb"] for r in base_runs), max(r["peak_kb"] for r in our_runs)
+    rows = [
+        ["wall s (process)", f"{b_wall:.1f}", f"{o_wall:.1f}", f"{o_wall / b_wall:.2f}", "≤ 0.50"],
+        ["work s (call only)", f"{b_work:.1f}", f"{o_work:.1f}", f"{o_work / b_work:.2f}", ""],
+        ["peak RSS GB", f"{gb(b_peak):.2f}", f"{gb(o_peak):.2f}", f"{o_peak / b_peak:.3f}", "≤ 0.20"],
+        ["  self / largest worker / tree GB",
+         "/".join(f"{gb(max(r[k] for r in base_runs)):.2f}" for k in ("self_rss_kb", "children_rss_kb", "tree_rss_kb")),
+         "/".join(f"{gb(max(r[k] for r in our_runs)):.2f}" for k in ("self_rss_kb", "children_rss_kb", "tree_rss_kb")),
+         "", ""],
+    ]
+    print_table(["", "baseline orjson.loads", "ours ingest", "ours/base", "target"], rows,
+                title=f"median of {args.repeat} interleaved run(s); peak = max over runs of max(self, largest worker, sampled tree sum)")
+    kern = our_runs[-1]["kernels"]
+    ok_k = kern == expect
+    print(f"\nkernels in warehouse: {kern:,}; expected {info['copies']} × {src['kernels']:,} = {expect:,}: "
+          f"{'OK' if ok_k else 'MISMATCH'}")
+    print("rows per table: " + ", ".join(f"{k}={v:,}" for k, v in sorted(our_runs[-1]["rows"].items())))
+    met = o_wall <= 0.5 * b_wall and o_peak <= 0.2 * b_peak
+    print(f"targets: wall {'met' if o_wall <= 0.5 * b_wall else 'MISSED'}, "
+          f"memory {'met' if o_peak <= 0.2 * b_peak else 'MISSED'}")
+    if not args.keep:
+        big.unlink(missing_ok=True)
+        big.with_suffix(".info.json").unlink(missing_ok=True)
+    return met and ok_k
+
+
+def real_part(args) -> None:
+    files = sorted(TRACES.glob("*/*/*.json*"))
+    py = hta_python() if not args.no_hta else None
+    if py is None:
+        why = "--no-hta given" if args.no_hta else f"no HTA venv at {HTA_VENV.relative_to(common.ROOT)}"
+        print(f"\n== real traces: HTA comparison skipped ({why}); ours only")
+    else:
+        print("\n== real traces: ours (ingest_inputs → DuckDB file) vs HTA Trace.parse_traces, fresh process each")
+    rows = []
+    tot = {"ours": 0.0, "json": 0.0, "ijson": 0.0}
+    for f in files:
+        per = {"ours": [], "json": [], "ijson": []}
+        for _ in range(args.repeat):
+            per["ours"].append(ours(f, tag="real"))
+            if py:
+                for key, backend in (("json", "JSON"), ("ijson", "IJSON_BATCH_AND_COMPRESS")):
+                    r = hta(f, py, backend)
+                    if r:
+                        per[key].append(r)
+        o = median([r["work_s"] for r in per["ours"]])
+        o_wall = median([r["wall_s"] for r in per["ours"]])
+        row = [f"{f.parent.parent.name}/{f.parent.name}", f"{f.stat().st_size / 1e6:.1f}",
+               f"{per['ours'][-1]['rows'].get('kernels', 0):,}", f"{o:.2f}", f"{o_wall:.2f}"]
+        tot["ours"] += o
+        if py:
+            hj = median([r["work_s"] for r in per["json"]]) if per["json"] else math.nan
+            hi = median([r["work_s"] for r in per["ijson"]]) if per["ijson"] else math.nan
+            best = min(x for x in (hj, hi) if not math.isnan(x)) if per["json"] or per["ijson"] else math.nan
+            best_wall = min([r["wall_s"] for k in ("json", "ijson") for r in per[k]] or [math.nan])
+            tot["json"] += hj
+            tot["ijson"] += hi
+            row += [f"{hj:.2f}", f"{hi:.2f}", f"{best / o:.1f}×", f"{best_wall / o_wall:.1f}×"]
+        rows.append(row)
+    headers = ["trace", "gz MB", "kernels", "ours s", "ours wall s"]
+    if py:
+        headers += ["HTA json s", "HTA ijson s", "best HTA/ours", "wall ratio"]
+        rows.append(["TOTAL", "", "", f"{tot['ours']:.2f}", "", f"{tot['json']:.2f}", f"{tot['ijson']:.2f}",
+                     f"{min(tot['json'], tot['ijson']) / tot['ours']:.1f}×", ""])
+    print_table(headers, rows, title="s = time of the load call inside the child (median of "
+                f"{args.repeat}); wall = whole child process incl. interpreter start and imports")
+    if py:
+        print("target: ours ≥ 3× faster than HTA (ratio column ≥ 3.0×)")
+
+
+def _timed_stages() -> tuple[dict, list]:
+    """Wrap the ingest's building blocks with accumulating timers; returns (totals, undo list)."""
+    import pyarrow
+    import pyarrow.parquet
+
+    import pipeline.ingest as ing
+    import pipeline.ingest.parse as parse_mod
+
+    totals: dict[str, float] = {}
+    undo = []
+
+    def wrap(owner, attr: str, label: str) -> None:
+        fn = getattr(owner, attr)
+
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                totals[label] = totals.get(label, 0.0) + time.perf_counter() - t0
+        setattr(owner, attr, timed)
+        undo.append((owner, attr, fn))
+
+    wrap(orjson, "loads", "orjson.loads (JSON parse of batches)")
+    wrap(orjson, "dumps", "orjson.dumps (args/dims re-serialised)")
+    wrap(pyarrow, "array", "pa.array (list → Arrow)")
+    wrap(pyarrow, "table", "pa.table")
+    wrap(pyarrow.parquet, "write_table", "parquet write")
+    wrap(parse_mod, "convert", "events.convert total")
+    wrap(ing, "load_root", "DuckDB load (load_root)")
+    return totals, undo
+
+
+def profile_part(args) -> None:
+    """Where a single-process ingest of a ~100 MB variant spends its time."""
+    source = Path(args.source)
+    small, info = ensure_big(source, 0.1, "big-0.1gb.json")
+    print(f"\n== profile: ingest_inputs(workers=1) in process on {small.name} "
+          f"({info['bytes'] / 1e6:.0f} MB, {info['events']:,} events)")
+    import cProfile
+    import pstats
+
+    from pipeline.ingest import ingest_inputs
+    from pipeline.store import Warehouse
+
+    db, spool = WORK / "profile.duckdb", WORK / "spool-profile"
+
+    def clean() -> None:
+        for p in (db, Path(str(db) + ".wal"), Path(str(db) + ".lock")):
+            p.unlink(missing_ok=True)
+        shutil.rmtree(spool, ignore_errors=True)
+
+    # Pass 1: stage timers only (no profiler overhead on the Python loops).
+    clean()
+    totals, undo = _timed_stages()
+    t0 = time.perf_counter()
+    try:
+        ingest_inputs([small], Warehouse(db), spool, workers=1)
+    finally:
+        for owner, attr, fn in undo:
+            setattr(owner, attr, fn)
+    total = time.perf_counter() - t0
+    conv = totals.get("events.convert total", 0.0)
+    inside = sum(totals.get(k, 0.0) for k in ("pa.array (list → Arrow)", "pa.table", "orjson.dumps (args/dims re-serialised)"))
+    rows = []
+    for label in ("orjson.loads (JSON parse of batches)", "pa.array (list → Arrow)", "pa.table",
+                  "orjson.dumps (args/dims re-serialised)", "parquet write", "DuckDB load (load_root)"):
+        v = totals.get(label, 0.0)
+        rows.append([label, f"{v:.2f}", f"{100 * v / total:.0f}%"])
+    py_loop = max(conv - inside, 0.0)
+    rows.append(["events.py Python code (bucketing, column lists)", f"{py_loop:.2f}", f"{100 * py_loop / total:.0f}%"])
+    rest = total - sum(totals.get(k, 0.0) for k in ("orjson.loads (JSON parse of batches)", "events.convert total",
+                                                    "parquet write", "DuckDB load (load_root)"))
+    rows.append(["rest (reader byte cutting, discovery, schema, …)", f"{rest:.2f}", f"{100 * rest / total:.0f}%"])
+    print_table(["stage (timed wrappers, no profiler)", "s", "share"], rows, title=f"total {total:.2f} s")
+
+    # Pass 2: cProfile for the Python-level hot spots (Cython pyarrow calls count in their callers).
+    clean()
+    prof = cProfile.Profile()
+    prof.enable()
+    ingest_inputs([small], Warehouse(db), spool, workers=1)
+    prof.disable()
+    print("\ncProfile, top 12 by own time (profiler overhead inflates Python loops):")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+    clean()
+    if not args.keep:
+        small.unlink(missing_ok=True)
+        small.with_suffix(".info.json").unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size-gb", type=float, default=1.0, help="size of the replicated trace (default 1.0)")
+    ap.add_argument("--source", default=str(DEFAULT_SOURCE), help="real trace to replicate")
+    ap.add_argument("--repeat", type=int, default=1, help="interleaved runs per measured thing (median)")
+    ap.add_argument("--keep", action="store_true", help="keep the generated big trace in benchmarks/.work/")
+    ap.add_argument("--no-hta", action="store_true", help="skip the HolisticTraceAnalysis comparison")
+    ap.add_argument("--no-big", action="store_true", help="skip the 1 GB part")
+    ap.add_argument("--no-real", action="store_true", help="skip the real-trace part")
+    ap.add_argument("--profile", action="store_true", help="always profile a ~100 MB variant")
+    args = ap.parse_args(argv)
+    print(f"machine: {common.machine_line()}; load avg {common.loadavg()}; {time.strftime('%Y-%m-%d %H:%M')}")
+    met = True
+    if not args.no_big:
+        met = big_part(args)
+    if not args.no_real:
+        real_part(args)
+    if args.profile or not met:
+        profile_part(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
