@@ -76,19 +76,23 @@ def trace_root_sensor(context: dg.SensorEvaluationContext, paths: TracePaths) ->
 
 # --- bundles after a successful ingest run ----------------------------------------------------
 
-def _touches_roots(run: dg.DagsterRun) -> bool:
-    keys = set(run.asset_selection or [])
-    return run.job_name == ingest_job.name or bool(keys & {a.key for a in PER_ROOT_ASSETS})
+def _materialized(instance: dg.DagsterInstance, run_id: str) -> dict[dg.AssetKey, dict]:
+    """Asset key → metadata of what a run materialised (works for UI, sensor and CLI runs alike)."""
+    records = instance.get_records_for_run(run_id=run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    out = {}
+    for rec in records:
+        mat = rec.event_log_entry.asset_materialization
+        if mat is not None:
+            out[mat.asset_key] = {k: v.value for k, v in mat.metadata.items()}
+    return out
 
 
-def _bundle_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, root: str) -> str | None:
-    if run.tags.get(TAG_BUNDLE):
-        return run.tags[TAG_BUNDLE]
+def _bundle_of_root(instance: dg.DagsterInstance, root: str) -> str | None:
+    """The bundle key raw_trace_files recorded for `root` on its latest materialisation."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=raw_trace_files.key, asset_partitions=[root]), limit=1).records
-    if not records or records[0].asset_materialization is None:
-        return None
-    value = records[0].asset_materialization.metadata.get("bundle_key")
+    mat = records[0].asset_materialization if records else None
+    value = mat.metadata.get("bundle_key") if mat else None
     return str(value.value) if value is not None else None
 
 
@@ -107,9 +111,11 @@ def bundles_after_ingest(context: dg.RunStatusSensorContext) -> dg.SensorResult 
     """A per-root run succeeded → re-render the bundles of that root's model, then the index."""
     run = context.dagster_run
     root = run.tags.get("dagster/partition")
-    if not root or not _touches_roots(run):
+    done = _materialized(context.instance, run.run_id)
+    if not root or not done.keys() & {a.key for a in PER_ROOT_ASSETS}:
         return dg.SkipReason(f"run {run.run_id} did not materialise a trace root")
-    key = _bundle_of_run(context.instance, run, root)
+    key = run.tags.get(TAG_BUNDLE) or done.get(raw_trace_files.key, {}).get("bundle_key") \
+        or _bundle_of_root(context.instance, root)
     if key is None:
         return dg.SkipReason(f"root {root}: no bundle key (raw_trace_files never materialised?)")
     known = set(context.instance.get_dynamic_partitions(bundles.name))
