@@ -30,8 +30,20 @@ class StackIndex:
     """Python frames of some files, walkable from any frame to its root."""
 
     def __init__(self, rows: list[tuple]):
-        self._frames = {(f, p, i): (parent, name) for f, p, i, parent, name in rows}
+        self._frames = {(f, p, i): (parent, name, end) for f, p, i, parent, name, end in rows}
         self._cache: dict[tuple, tuple[str, ...]] = {}
+
+    def enclosing(self, file_id: int, pid: str, python_id: int | None, ts_ns: int) -> int | None:
+        """`python_id` or its nearest ancestor whose interval still holds `ts_ns`."""
+        cur, hops = python_id, 0
+        while cur is not None and hops < MAX_STACK:
+            frame = self._frames.get((file_id, pid, cur))
+            if frame is None:
+                return None
+            if frame[2] is None or frame[2] >= ts_ns:
+                return cur
+            cur, hops = frame[0], hops + 1
+        return None
 
     def stack(self, file_id: int, pid: str, python_id: int | None) -> tuple[str, ...]:
         """Raw frame names outermost → innermost, ending at `python_id`."""
@@ -75,7 +87,7 @@ def _anchor_frames(conn: duckdb.DuckDBPyConnection, file_ids: list[int], links: 
 
 def _stack_index(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> StackIndex:
     rows = conn.execute(
-        "SELECT file_id, pid, python_id, parent_id, name FROM python_frames "
+        "SELECT file_id, pid, python_id, parent_id, name, ts_ns + dur_ns FROM python_frames "
         "WHERE list_contains(?, file_id) AND python_id IS NOT NULL", [file_ids]
     ).fetchall()
     return StackIndex(rows)
@@ -136,7 +148,10 @@ def attribute_files(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> lis
     by_file: dict[int, list[dict]] = defaultdict(list)
     for k in links:
         found = frames.get((k["file_id"], k["anchor_pid"], k["anchor_tid"], k["anchor_ts_ns"]))
-        raw = stacks.stack(k["file_id"], found[0], found[1]) if found else ()
+        raw: tuple[str, ...] = ()
+        if found:
+            inner = stacks.enclosing(k["file_id"], found[0], found[1], k["anchor_ts_ns"])
+            raw = stacks.stack(k["file_id"], found[0], inner)
         by_file[k["file_id"]].append(_finish_record(k, raw, meta[k["file_id"]][0]))
     annotations = _annotations(conn, file_ids)
     records: list[dict] = []

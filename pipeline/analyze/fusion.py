@@ -329,24 +329,21 @@ def _drop_subsumed(fusions: list[dict], patterns: Sequence[Pattern]) -> list[dic
 # --------------------------------------------------------------------------- entry point
 
 
-def _classify_names(p: Pattern, kernels: Sequence[dict], cache: dict) -> tuple[list, list, list]:
-    """Per kernel: fused hit, chain-element hits, glue hit (memoised per distinct name)."""
-    fused, hits, glue = [], [], []
-    for k in kernels:
-        key = (p.id, k["name"], k.get("family"))
-        got = cache.get(key)
-        if got is None:
-            name, fam = k["name"], k.get("family")
-            got = (
-                bool(p.fused and p.fused.search(name)),
-                tuple(e.matches(name, fam) for e in p.chain),
-                bool(p.glue and p.glue.search(name)),
-            )
-            cache[key] = got
-        fused.append(got[0])
-        hits.append(got[1])
-        glue.append(got[2])
-    return fused, hits, glue
+def _distinct(kernels: Sequence[dict]) -> tuple[list[tuple[str, str | None]], list[int]]:
+    """Distinct (name, family) pairs and, per kernel, the index of its pair."""
+    index: dict[tuple[str, str | None], int] = {}
+    ids = [index.setdefault((k["name"], k.get("family")), len(index)) for k in kernels]
+    return list(index), ids
+
+
+def _classify_names(p: Pattern, distinct: list[tuple[str, str | None]], ids: list[int]) -> tuple[list, list, list]:
+    """Per kernel: fused hit, chain-element hits, glue hit (computed once per distinct name)."""
+    per_name = [
+        (bool(p.fused and p.fused.search(name)), tuple(e.matches(name, fam) for e in p.chain),
+         bool(p.glue and p.glue.search(name)))
+        for name, fam in distinct
+    ]
+    return ([per_name[i][0] for i in ids], [per_name[i][1] for i in ids], [per_name[i][2] for i in ids])
 
 
 def match_fusions(
@@ -364,11 +361,11 @@ def match_fusions(
     streams = _streams(kernels)
     fusions: list[dict] = []
     near: list[dict] = []
-    cache: dict = {}
+    distinct, ids = _distinct(kernels)
     for p in patterns if patterns is not None else _load():
         if not applies(p, stage=stage, framework=framework, platform=platform):
             continue
-        fused, hits, glue = _classify_names(p, kernels, cache)
+        fused, hits, glue = _classify_names(p, distinct, ids)
         fused_idx = [i for i, f in enumerate(fused) if f]
         chains, grouped, run = [], 0, []
         if split_allowed(p, tp=tp, model=model):

@@ -8,6 +8,7 @@ every core while memory stays bounded by ``in_flight × chunk size``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import multiprocessing as mp
 import os
 import shutil
@@ -68,7 +69,21 @@ def _write_tables(tables: dict, out: Path, number: int) -> None:
 
 
 def convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool) -> _BatchOut:
-    """Parse and convert one batch, writing its Parquet parts (runs in a worker process)."""
+    """Parse and convert one batch, writing its Parquet parts (runs in a worker process).
+
+    The cyclic GC is paused meanwhile: a batch allocates ~10^5 dicts that are all garbage
+    together afterwards, and collections during the build cost ~40 % of the parse.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _convert_batch(path, batch, variant, file_id, out, bare)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool) -> _BatchOut:
     if variant == "absolute_us_ns":
         batch = Batch(batch.number, quote_times(batch.data), batch.offset, batch.tail)
     header = None
