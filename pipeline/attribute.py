@@ -112,9 +112,8 @@ def _finish_record(k: dict, raw_stack: tuple[str, ...], root: str) -> dict:
     k["attribution"] = _attribution(k)
     k["launch_site"] = site
     k["site"] = None if k["is_graph"] else site
-    k["cpu_op_ev"] = None if k["is_graph"] else k.pop("op_ev")
-    if k["is_graph"]:
-        k.pop("op_ev", None)
+    op_ev = k.pop("op_ev")
+    k["cpu_op_ev"] = None if k["is_graph"] else op_ev  # a replay's op is the graph wrapper
     k["mapped_from"] = None
     k["match_kind"] = None
     return k

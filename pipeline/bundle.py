@@ -67,17 +67,25 @@ def cross_framework(reports_by_fw: dict[str, list[dict]]) -> list[dict]:
     return out
 
 
-def _reports(conn: duckdb.DuckDBPyConnection, roots: list[str], opts: TriageOptions) -> list[dict]:
-    return [triage_root(conn, root, opts) for root in roots]
+class ReportCache:
+    """Triage reports by root, computed once per bundle run (a model's roots feed every framework's bundle)."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, opts: TriageOptions | None = None):
+        self.conn, self.opts, self._done = conn, opts or TriageOptions(), {}
+
+    def get(self, roots: list[str]) -> list[dict]:
+        for root in roots:
+            if root not in self._done:
+                self._done[root] = triage_root(self.conn, root, self.opts)
+        return [self._done[r] for r in roots]
 
 
 def write_bundle(conn: duckdb.DuckDBPyConnection, out_dir: Path, framework: str, model: str,
-                 opts: TriageOptions | None = None) -> Path:
+                 opts: TriageOptions | None = None, cache: ReportCache | None = None) -> Path:
     """Render one model × framework bundle (with the model's cross-framework section)."""
-    opts = opts or TriageOptions()
-    groups = _roots(conn)
+    cache = cache or ReportCache(conn, opts)
     model_slug = slug(model)
-    by_fw = {fw: _reports(conn, roots, opts) for (fw, m), roots in groups.items() if m == model_slug}
+    by_fw = {fw: cache.get(roots) for (fw, m), roots in _roots(conn).items() if m == model_slug}
     if framework not in by_fw:
         raise KeyError(f"no trace root for framework {framework!r} and model {model!r} in the warehouse")
     path = out_dir / model_slug / f"{slug(framework)}.md"
@@ -105,8 +113,8 @@ def write_index(conn: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
 
 def write_bundles(conn: duckdb.DuckDBPyConnection, out_dir: Path, roots: list[str] | None = None) -> list[Path]:
     """Every bundle touching `roots` (all when None), then the index."""
-    written = []
+    written, cache = [], ReportCache(conn)
     for fw, model in sorted(_roots(conn, roots), key=lambda t: (t[1].lower(), framework_rank(t[0]))):
-        written.append(write_bundle(conn, out_dir, fw, model))
+        written.append(write_bundle(conn, out_dir, fw, model, cache=cache))
     written.append(write_index(conn, out_dir))
     return written

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from pipeline import align
 from pipeline.classify import classify
-from pipeline.stage import OUTSIDE
+from pipeline.stage import OUTSIDE, group_by_stage
 
 
 def _steps(records: list[dict]) -> list[list[dict]]:
@@ -21,13 +21,6 @@ def _steps(records: list[dict]) -> list[list[dict]]:
     out = []
     for key in sorted(groups, key=lambda g: (g[0], g[1])):
         out.append(sorted(groups[key], key=lambda k: (k["ts_ns"], k["ev"])))
-    return out
-
-
-def _by_stage(records: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = defaultdict(list)
-    for k in records:
-        out[k["stage"]].append(k)
     return out
 
 
@@ -66,8 +59,8 @@ def _map_within(formal: list[dict]) -> dict | None:
 def apply_alignment(formal: list[dict], mapping: list[dict], mapping_paths: list[str]) -> dict[str, dict]:
     """Align per stage, mutating `formal` records; return ``{stage: match-rate dict}``."""
     out: dict[str, dict] = {}
-    formal_stages = _by_stage(formal)
-    mapping_stages = _by_stage([k for k in mapping if k["stage"] != OUTSIDE])
+    formal_stages = group_by_stage(formal)
+    mapping_stages = group_by_stage([k for k in mapping if k["stage"] != OUTSIDE])
     everything = [k for ks in mapping_stages.values() for k in ks]
     for stage, kernels in formal_stages.items():
         if stage == OUTSIDE or not any(k["is_graph"] for k in kernels):

@@ -7,7 +7,6 @@ trace. Tables default to rank 0.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import duckdb
@@ -21,7 +20,7 @@ from pipeline.analyze.launch_groups import launch_groups
 from pipeline.analyze.overlap import analyze_overlap
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
 from pipeline.mapping import apply_alignment
-from pipeline.stage import OUTSIDE
+from pipeline.stage import OUTSIDE, group_by_stage
 from pipeline.store import query_dicts
 from pipeline.summary import headline
 
@@ -83,9 +82,7 @@ def _select(files: list[dict], rank: int | None) -> tuple[list[dict], list[dict]
 
 
 def _by_stage(records: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = defaultdict(list)
-    for k in records:
-        out[k["stage"]].append(k)
+    out = group_by_stage(records)
     if set(out) == {"unknown"}:
         return {"all": out["unknown"]}
     return out

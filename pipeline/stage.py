@@ -57,6 +57,14 @@ def step_stage(name: str) -> tuple[int, str] | None:
     return None
 
 
+def group_by_stage(records: list[dict]) -> dict[str, list[dict]]:
+    """Kernel records grouped by their ``stage`` (insertion order kept)."""
+    out: dict[str, list[dict]] = {}
+    for k in records:
+        out.setdefault(k["stage"], []).append(k)
+    return out
+
+
 def build_steps(annotations: list[dict]) -> list[Step]:
     """Steps of one file from its annotations (``cat, name, ts_ns, dur_ns, pid``), in time order.
 

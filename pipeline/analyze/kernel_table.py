@@ -8,15 +8,7 @@ and how much time were hidden.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-
 TOP_SITES = 3
-
-
-@dataclass(frozen=True)
-class Interval:
-    start: int
-    end: int
 
 
 def busy_ns(kernels: list[dict]) -> int:

@@ -61,7 +61,7 @@ def _copy_spool(conn: duckdb.DuckDBPyConnection, parsed: ParsedFile, rows: dict[
     base = parsed.base_time_ns or 0
     for folder in sorted(p for p in parsed.spool.iterdir() if p.is_dir()):
         table, parts = folder.name, str(folder / "*.parquet")
-        if table == "trace_meta" or table == "layerwise_nodes":
+        if table in ("trace_meta", "layerwise_nodes"):
             sql = f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)"
             params: list = [parts]
         else:
