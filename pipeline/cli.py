@@ -56,7 +56,7 @@ def _print_summary(summary: LoadSummary) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     warehouse = _warehouse(args, default_memory=False)
-    spool = Path(tempfile.mkdtemp(prefix="proftriage-spool-"))
+    spool = settings().spool_dir  # per-file spools are removed once loaded
     progress = ProgressLine(enabled=not args.quiet)
     try:
         roots = resolve_inputs([Path(p) for p in args.roots], Path(args.data_root) if args.data_root else None)
@@ -114,7 +114,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
     opts = TriageOptions(cutoff_pct=args.cutoff, rank=args.rank, all_ranks=args.all_ranks,
                          kernel_limit=args.kernel_table_limit, overlap_limit=args.overlap_table_limit,
                          pid_substring=args.pid_substring)
-    spool = Path(tempfile.mkdtemp(prefix="proftriage-spool-"))
+    spool = settings().spool_dir  # per-file spools are removed once loaded
     reports = []
     for root in roots:
         ingest_root(root, warehouse, spool, ProgressLine(enabled=not args.quiet))
