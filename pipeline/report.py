@@ -17,6 +17,7 @@ from pipeline.analyze.kernel_table import (
     apply_cutoff, coverage, family_summary, kernel_rows, stage_summary,
 )
 from pipeline.analyze.launch_groups import launch_groups
+from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.overlap import analyze_overlap
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
 from pipeline.mapping import apply_alignment
@@ -151,6 +152,8 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     files = _files(conn, root)
     report = {"schema_version": SCHEMA_VERSION, "tool": "proftriage", "root": info, "files": files,
               "stages": [], "warnings": [f"{f['path']}: {f['error']}" for f in files if f["error"]]}
+    # vLLM layer-wise profiles: per-step kernel tables from the module tree (no timeline)
+    report["layerwise"], report["layerwise_files"] = layerwise_report(conn, files, opts.cutoff_pct, opts.kernel_limit)
     if info["status"] == "rejected":
         report["rejected"] = info["reason"]
         return report
