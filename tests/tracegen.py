@@ -280,7 +280,8 @@ class ModelSpec:
     vendor: str = "cuda"  # cuda | rocm (args flavour, hip* launches, hipBLASLt names)
     ops: tuple[str, ...] = ALL_OPS
     detail: str = "full"  # full | lean
-    rank: int = 0
+    rank: int = 0  # process of this rank: CPU pid CPU_PID + rank, GPU pid and args.device = rank
+    kernel_scale: float = 1.0  # every kernel duration × this (a slow rank: straggler tests)
 
     @classmethod
     def bench(cls, layers: int = 100, framework: str = "sglang") -> "ModelSpec":
@@ -335,9 +336,13 @@ class _Writer:
         self.open: list[tuple[tuple, dict]] = []  # (path key, python_function event)
         self.flows = self.shapes = spec.detail == "full"
         self.mod_ids: dict[str, int] = {}
+        # one process per rank: its own CPU pid, and the GPU pid / args.device = its device index
+        self.cpu_pid, self.gpu_pid = CPU_PID + spec.rank, GPU_PID + spec.rank
 
     # ---- CPU side ----
-    def _x(self, cat: str, name: str, ts: int, args: dict | None, pid: Any = CPU_PID, tid: Any = CPU_PID) -> dict:
+    def _x(self, cat: str, name: str, ts: int, args: dict | None, pid: Any = None, tid: Any = None) -> dict:
+        pid = self.cpu_pid if pid is None else pid
+        tid = self.cpu_pid if tid is None else tid
         e = {"ph": "X", "cat": cat, "name": name, "pid": pid, "tid": tid, "ts": ts, "dur": 0}
         if args is not None:
             e["args"] = args
@@ -402,7 +407,7 @@ class _Writer:
         rt = self._x("cuda_runtime", self._launch_name(name, graph, memcpy), self.cpu, args)
         rt["dur"] = dur
         if self.flows:
-            self.ev.append({"ph": "s", "id": self.corr, "pid": CPU_PID, "tid": CPU_PID, "ts": self.cpu,
+            self.ev.append({"ph": "s", "id": self.corr, "pid": self.cpu_pid, "tid": self.cpu_pid, "ts": self.cpu,
                             "cat": "ac2g", "name": "ac2g"})
         self.cpu += dur + 200
         return rt, self.corr
@@ -418,29 +423,29 @@ class _Writer:
         start = max(self.gpu_free[stream], earliest)
         cat = "gpu_memcpy" if memcpy else "kernel"
         if self.rocm:
-            args: dict[str, Any] = {"device": GPU_PID, "stream": stream, "correlation": corr,
+            args: dict[str, Any] = {"device": self.gpu_pid, "stream": stream, "correlation": corr,
                                     "kind": "HtoD" if memcpy else ("Dispatch Task" if graph else "Dispatch Kernel")}
             if memcpy:
                 args.update({"bytes": 4096, "memory bandwidth (GB/s)": 4096 / max(dur, 1)})
             elif not graph:
                 args.update({"grid": [256, 1, 1], "block": [256, 1, 1]})
         elif memcpy:
-            args = {"device": GPU_PID, "context": 1, "stream": stream, "correlation": corr, "bytes": 4096,
+            args = {"device": self.gpu_pid, "context": 1, "stream": stream, "correlation": corr, "bytes": 4096,
                     "memory bandwidth (GB/s)": 4096 / max(dur, 1)}
         else:
-            args = {"queued": 0, "device": GPU_PID, "context": 1, "stream": stream, "correlation": corr,
+            args = {"queued": 0, "device": self.gpu_pid, "context": 1, "stream": stream, "correlation": corr,
                     "registers per thread": 128, "shared memory": 49152, "blocks per SM": 1.0,
                     "warps per SM": 8.0, "grid": [132, 1, 1], "block": [384, 1, 1],
                     "est. achieved occupancy %": 12}
         if ext is not None:
             args["External id"] = ext
-        e = self._x(cat, name, start, args, GPU_PID, stream)
+        e = self._x(cat, name, start, args, self.gpu_pid, stream)
         e["dur"] = dur
         if truth is not None:
             self.truth.by_ev[len(self.ev) - 1] = truth
             self.truth.by_stream_ts[(stream, BASE_NS + start)] = truth
         if self.flows:
-            self.ev.append({"ph": "f", "id": corr, "pid": GPU_PID, "tid": stream, "ts": start,
+            self.ev.append({"ph": "f", "id": corr, "pid": self.gpu_pid, "tid": stream, "ts": start,
                             "cat": "ac2g", "name": "ac2g", "bp": "e"})
         self.gpu_free[stream] = start + dur + 800 + self.rng.randrange(400)
         return start
@@ -554,6 +559,8 @@ def _stream_of(w: _Writer, op: OpDef) -> int:
 
 
 def _jit(w: _Writer, dur: int) -> int:
+    if w.spec.kernel_scale != 1.0:
+        dur = int(dur * w.spec.kernel_scale)
     return max(800, int(dur * (0.9 + 0.2 * w.rng.random())))
 
 
@@ -635,7 +642,7 @@ def _gpu_annotation(w: _Writer, ann: dict, n0: int) -> None:
         return
     t0, t1 = min(e["ts"] for e in gpu), max(e["ts"] + e["dur"] for e in gpu)
     g = w._x("gpu_user_annotation", ann["name"], t0 - 1, {"External id": ann["args"]["External id"]},
-             GPU_PID, w.streams[0])
+             w.gpu_pid, w.streams[0])
     g["dur"] = t1 - t0 + 2
 
 
@@ -666,14 +673,15 @@ def _device(spec: ModelSpec) -> dict:
 def _meta(spec: ModelSpec, w: _Writer, end: int) -> list[dict]:
     proc = _model_frames(spec.framework)["proc"].replace("{rank}", str(spec.rank))
     m = lambda name, pid, tid, args: {"name": name, "ph": "M", "ts": START_NS, "pid": pid, "tid": tid, "args": args}
-    out = [m("process_name", CPU_PID, 0, {"name": proc}), m("process_labels", CPU_PID, 0, {"labels": "CPU"}),
-           m("process_sort_index", CPU_PID, 0, {"sort_index": CPU_PID}),
-           m("process_name", GPU_PID, 0, {"name": proc}), m("process_labels", GPU_PID, 0, {"labels": "GPU 0"}),
-           m("process_sort_index", GPU_PID, 0, {"sort_index": 5000000}),
-           m("thread_name", CPU_PID, CPU_PID, {"name": f"thread {CPU_PID} (python3)"}),
-           m("thread_sort_index", CPU_PID, CPU_PID, {"sort_index": CPU_PID})]
+    cpu, gpu = w.cpu_pid, w.gpu_pid
+    out = [m("process_name", cpu, 0, {"name": proc}), m("process_labels", cpu, 0, {"labels": "CPU"}),
+           m("process_sort_index", cpu, 0, {"sort_index": cpu}),
+           m("process_name", gpu, 0, {"name": proc}), m("process_labels", gpu, 0, {"labels": f"GPU {gpu}"}),
+           m("process_sort_index", gpu, 0, {"sort_index": 5000000 + gpu}),
+           m("thread_name", cpu, cpu, {"name": f"thread {cpu} (python3)"}),
+           m("thread_sort_index", cpu, cpu, {"sort_index": cpu})]
     for s in w.streams:
-        out += [m("thread_name", GPU_PID, s, {"name": f"stream {s} "}), m("thread_sort_index", GPU_PID, s, {"sort_index": s})]
+        out += [m("thread_name", gpu, s, {"name": f"stream {s} "}), m("thread_sort_index", gpu, s, {"sort_index": s})]
     out.append({"ph": "X", "cat": "Trace", "ts": START_NS, "dur": end - START_NS, "pid": "Spans",
                 "tid": "PyTorch Profiler", "name": "PyTorch Profiler (0)", "args": {"Op count": 0}})
     out.append({"name": "process_sort_index", "ph": "M", "ts": START_NS, "pid": "Spans", "tid": 0,
@@ -793,6 +801,79 @@ def file_name(framework: str, *, stage: str, rank: int = 0, role: str = "formal"
     if framework == "trtllm":
         return f"{role}-{stage}-trace-rank-{rank}.json"
     raise ValueError(f"unknown framework {framework!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# multi-rank SGLang runs and SGLang's merged trace
+# --------------------------------------------------------------------------------------------
+
+SGLANG_PROFILE_ID = "1759130995.3223403"
+_PARALLEL = ("TP", "DP", "PP", "EP")  # the merger's label order
+
+
+def sglang_rank_file(profile_id: str, tp: int, *, dp: int | None = None, pp: int | None = None,
+                     ep: int | None = None, stage: str | None = None) -> str:
+    """Per-rank name as SGLang's scheduler writes it: ``{id}-TP-{tp}[-DP-n][-PP-n][-EP-n][-EXTEND|-DECODE]``
+    (DP/PP/EP only when that size > 1; ``scheduler_profiler_mixin`` / ``profile_utils``)."""
+    parts = [profile_id, f"TP-{tp}"] + [f"{k}-{v}" for k, v in (("DP", dp), ("PP", pp), ("EP", ep)) if v is not None]
+    return "-".join(parts) + (f"-{stage}" if stage else "") + ".trace.json.gz"
+
+
+def make_sglang_run(tp: int = 2, *, steps: int = 2, prefill_steps: int = 1, layers: int = 2, seed: int = 0,
+                    slow_rank: int | None = None, slow_factor: float = 1.5,
+                    profile_id: str = SGLANG_PROFILE_ID) -> dict[str, dict]:
+    """Per-rank traces of one SGLang TP run, file name → Kineto object. Each rank is its own process
+    (CPU pid ``CPU_PID + rank``, GPU pid and ``args.device`` = rank, ``distributedInfo.rank``, its own
+    ``baseTimeNanoseconds``); ``prefill_steps`` eager extend steps, then ``steps`` eager decode steps.
+    ``slow_rank``'s kernels all last ``slow_factor`` × longer (the straggler)."""
+    out = {}
+    for r in range(tp):
+        spec = ModelSpec(layers=layers, rank=r, kernel_scale=slow_factor if r == slow_rank else 1.0)
+        obj, _ = make_trace_with_truth(spec, steps=steps, mode="eager", stage="decode", seed=seed + r,
+                                       eager_prefill_steps=prefill_steps)
+        head = {k: v for k, v in obj.items() if k in ("schemaVersion", "deviceProperties")}
+        head["distributedInfo"] = {"backend": "nccl", "rank": r, "world_size": tp}
+        obj = head | {k: v for k, v in obj.items() if k not in head}
+        obj["baseTimeNanoseconds"] = BASE_NS + r * 1_000_000  # each process has its own profiler clock base
+        out[sglang_rank_file(profile_id, r)] = obj
+    return out
+
+
+def _merger_rank_info(name: str) -> dict[str, int]:
+    return {k.lower(): int(m.group(1)) for k in _PARALLEL if (m := re.search(rf"{k}-(\d+)", name))}
+
+
+def merge_sglang_traces(files: dict[str, dict], profile_id: str = SGLANG_PROFILE_ID) -> tuple[str, dict]:
+    """(file name, object) of ``merged-{profile_id}.trace.json.gz`` as SGLang's ``ProfileMerger``
+    (python/sglang/srt/utils/profile_merger.py) builds it from per-rank files: files in (DP, EP, PP,
+    TP) order; EVERY event's pid becomes ``"{label} {pid}"`` with label ``[TP00-DP01-PP02-EP03]``
+    (parts found in the file name, 2 digits; ``[Unknown]`` when none); tids untouched;
+    ``process_sort_index`` of int pids < 1000 rewritten; ``deviceProperties`` concatenated; every
+    other top-level key (``baseTimeNanoseconds``, ``distributedInfo``…) from the first file only."""
+    merged: dict[str, Any] = {"traceEvents": []}
+    devices: list = []
+    for name in sorted(files, key=lambda n: tuple(_merger_rank_info(n).get(k, 0) for k in ("dp", "ep", "pp", "tp"))):
+        info = _merger_rank_info(name)
+        parts = [f"{k}{info[k.lower()]:02d}" for k in _PARALLEL if k.lower() in info]
+        label = f"[{'-'.join(parts)}]" if parts else "[Unknown]"
+        src = orjson.loads(orjson.dumps(files[name]))  # the inputs stay untouched
+        for e in src["traceEvents"]:
+            if e.get("name") == "process_sort_index":
+                try:
+                    pid = int(e.get("pid"))
+                except (TypeError, ValueError):
+                    pid = None
+                if pid is not None and pid < 1000:
+                    e["args"]["sort_index"] = (info.get("dp", 0) * 100000000 + info.get("ep", 0) * 1000000
+                                               + info.get("pp", 0) * 10000 + info.get("tp", 0) * 100 + pid)
+            e["pid"] = f"{label} {e['pid']}"
+        merged["traceEvents"].extend(src.pop("traceEvents"))
+        devices.extend(src.pop("deviceProperties", []))
+        for key, value in src.items():
+            merged.setdefault(key, value)
+    if devices:
+        merged["deviceProperties"] = devices
+    return f"merged-{profile_id}.trace.json.gz", merged
 
 
 # --------------------------------------------------------------------------------------------
