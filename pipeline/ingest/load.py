@@ -16,6 +16,7 @@ import duckdb
 import orjson
 
 from pipeline.discover import TraceFile, TraceRoot
+from pipeline.ingest.merged import carry_split, split_merged
 from pipeline.ingest.parse import ParsedFile
 from pipeline.store import file_id_for, file_tables, transaction
 
@@ -96,6 +97,8 @@ def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
                 error = f"{error}; keeping the rows of the previous successful load"
                 summary.kept.append(tf.rel_path)
         trace_rows.append(trace_file_row(root, tf, result, status, error))
+    carried = carry_split(conn, root.key, keep, previous)  # per-rank files split from a kept merged file
+    keep.update(row[0] for row in carried)
     stale_ids = [fid for fid in previous if fid not in keep]
     with transaction(conn):
         for table in file_tables(conn):
@@ -111,6 +114,7 @@ def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
             if result is not None and result.status == "ok":
                 _copy_spool(conn, result, summary.rows)
                 summary.ok += 1
+        split_merged(conn, root.key, carried)  # SGLang merged trace → one virtual file per rank
     for result in parsed.values():
         if result is not None:
             shutil.rmtree(result.spool, ignore_errors=True)
