@@ -21,6 +21,7 @@ from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.overlap import analyze_overlap
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
 from pipeline.mapping import apply_alignment
+from pipeline.ranks import rank_of_files, rank_spread
 from pipeline.stage import OUTSIDE, group_by_stage
 from pipeline.store import query_dicts
 from pipeline.summary import headline
@@ -70,7 +71,8 @@ def _platform(meta: dict) -> str:
 def _choose_rank(files: list[dict], opts: TriageOptions) -> tuple[int | None, str]:
     ranks = sorted({f["rank"] for f in files if f["rank"] is not None})
     if opts.all_ranks or len(ranks) <= 1:
-        return None, "all ranks" if opts.all_ranks and len(ranks) > 1 else ""
+        return None, (f"all ranks {ranks} together: kernel tables add each row's time per rank, each stage "
+                      "names its straggler" if opts.all_ranks and len(ranks) > 1 else "")
     rank = opts.rank if opts.rank is not None else ranks[0]
     return rank, f"rank {rank} of ranks {ranks} (use --rank N or --all-ranks)"
 
@@ -95,6 +97,7 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
     shown, cutoff = apply_cutoff(rows, opts.cutoff_pct)
     if opts.kernel_limit:
         shown = shown[: opts.kernel_limit]
+    ranks = rank_spread(kernels, ctx["rank_of"], shown)  # --all-ranks: per-rank column + straggler
     overlap = analyze_overlap(kernels, launches=None)
     fusion = match_fusions(
         kernels, stage=stage, framework=ctx["framework"], platform=ctx["platform"], tp=ctx["tp"],
@@ -115,6 +118,7 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
         "alignment": ctx["alignment"].get(stage),
         "kernels": shown,
         "cutoff": cutoff,
+        "ranks": ranks,
         "families": family_summary(kernels),
         "launch_groups": launch_groups(ctx["attribution_records"].get(stage, kernels)),
         "overlap": overlap_rows,
@@ -171,6 +175,7 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
         "tp": next((f["tp"] for f in timing if f["tp"]), None),
         "has_cpu": any(f["has_cpu"] for f in timing + mapping),
         "alignment": alignment, "attribution_records": _by_stage(mapped) if mapped else {},
+        "rank_of": rank_of_files(timing) if opts.all_ranks else {},
     }
     outside = [k for k in formal if k["stage"] == OUTSIDE]
     stages = _by_stage([k for k in formal if k["stage"] != OUTSIDE])
