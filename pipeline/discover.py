@@ -746,6 +746,8 @@ def _object_keys(text: str) -> tuple[set[str], set[str]]:
 
 
 def _unquote(token: str) -> str:
+    if "\\" not in token and len(token) >= 2 and token[0] == token[-1] == '"':
+        return token[1:-1]
     try:
         return json.loads(token)
     except ValueError:

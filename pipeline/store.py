@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,18 +93,28 @@ class Warehouse:
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create every table that does not exist yet (idempotent)."""
+    """Create every table that does not exist yet (idempotent), in one transaction.
+
+    One transaction instead of one autocommit per statement: ~10× faster on a new file.
+    """
+    with transaction(conn):
+        conn.execute(";\n".join(s.strip().rstrip(";") for s in schema_statements()))
+
+
+_TABLE_RE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\);", re.S)
+
+
+def file_tables() -> list[str]:
+    """Every table of ``sql/schema`` with a ``file_id`` column, except ``trace_files`` itself.
+
+    Read from the DDL text: DuckDB's catalog functions take ~40 ms per call.
+    """
+    tables = []
     for ddl in schema_statements():
-        conn.execute(ddl)
-
-
-def file_tables(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every table with a ``file_id`` column except ``trace_files`` itself."""
-    rows = conn.execute(
-        "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'file_id' "
-        "AND table_name <> 'trace_files' AND schema_name = 'main' AND NOT internal"
-    ).fetchall()
-    return sorted(r[0] for r in rows)
+        for name, body in _TABLE_RE.findall(ddl):
+            if name != "trace_files" and re.search(r"^\s*file_id\s", body, re.M):
+                tables.append(name)
+    return sorted(tables)
 
 
 def query_dicts(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:

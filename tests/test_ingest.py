@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from pipeline.ingest import ingest_inputs, ingest_root, resolve_inputs
+from pipeline.ingest import parse as parse_mod
 from pipeline.ingest import reader
 from pipeline.ingest.parse import parse_file
 from pipeline.store import Warehouse
@@ -84,6 +85,52 @@ def test_boundary_lookalikes_inside_strings_do_not_split_events(tmp_path: Path, 
     parsed = parse_file(path, 3, spool, workers=1)
     assert parsed.status == "ok", parsed.error
     assert parsed.kernels == 400
+
+
+def _spool_rows(parsed) -> dict[str, list[dict]]:
+    import pyarrow.parquet as pq
+
+    out = {}
+    for folder in sorted(p for p in parsed.spool.iterdir() if p.is_dir()):
+        table = pq.read_table(folder)
+        keys = ["ev"] if "ev" in table.column_names else ["pid", "tid", "key", "value"]
+        out[folder.name] = sorted(table.to_pylist(), key=lambda r: tuple(str(r[k]) for k in keys))
+    return out
+
+
+@pytest.mark.parametrize("path", REAL_TRACE_FILES, ids=lambda p: p.parent.name)
+def test_duckdb_reader_and_orjson_fallback_store_identical_rows(path: Path, spool: Path, monkeypatch) -> None:
+    """The two converters are independent implementations; every row and column must agree."""
+    monkeypatch.setattr(parse_mod, "DUCKDB_MIN_BYTES", 0)  # DuckDB for every batch, however small
+    fast = parse_file(path, 5, spool / "duck", workers=1)
+    monkeypatch.setattr(parse_mod, "_duck_batch", lambda *a: None)
+    slow = parse_file(path, 5, spool / "orjson", workers=1)
+    assert fast.status == slow.status == "ok"
+    assert (fast.events, fast.kernels, fast.categories) == (slow.events, slow.kernels, slow.categories)
+    assert _spool_rows(fast) == _spool_rows(slow)
+
+
+def test_batches_duckdb_refuses_fall_back_to_orjson(tmp_path: Path, spool: Path, monkeypatch) -> None:
+    """A non-object array element and an object list after traceEvents both go through orjson."""
+    kernel = {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": 1.5, "dur": 0.5,
+              "args": {"correlation": 1}}
+    events = [dict(kernel, ts=1.5 + i) for i in range(300)]
+    events.insert(150, 42)
+    doc = {"traceEvents": events, "deviceProperties": [{"id": 0, "name": "GPU"}, {"id": 1, "name": "GPU"}]}
+    path = tmp_path / "odd.json"
+    path.write_bytes(orjson.dumps(doc))
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(parse_mod, "DUCKDB_MIN_BYTES", 0)
+    fallbacks = []
+    real = parse_mod.convert_batch
+    monkeypatch.setattr(parse_mod, "convert_batch", lambda *a: fallbacks.append(a[1]) or real(*a))
+    parsed = parse_file(path, 4, spool, workers=1)
+    assert parsed.status == "ok", parsed.error
+    assert parsed.kernels == 300
+    assert parsed.categories["<not an object>"] == 1
+    assert parsed.header["deviceProperties"][1]["id"] == 1
+    assert any(not b.tail and b"42" in b.data for b in fallbacks), "the batch holding 42 fell back"
+    assert any(b.tail and b"deviceProperties" in b.data for b in fallbacks), "the whole tail fell back"
 
 
 def test_bare_array_trace(tmp_path: Path, spool: Path) -> None:

@@ -7,11 +7,13 @@ from pathlib import Path
 from pipeline.discover import TraceRoot, discover, discover_root, inspect_file
 from pipeline.ingest.layerwise import layerwise_table, load_layerwise
 from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
-from pipeline.ingest.parse import ParsedFile, Progress, parse_file
+from pipeline.ingest.parse import ParsedFile, Progress, parse_file, size_estimate
 from pipeline.ingest.reader import TraceReadError
 from pipeline.store import Warehouse, file_id_for
 
 __all__ = ["ingest_root", "ingest_inputs", "parse_root", "resolve_inputs", "LoadSummary"]
+
+IN_MEMORY_BYTES = 256 << 20
 
 
 def _parse_layerwise(path: Path, file_id: int, spool_root: Path) -> ParsedFile:
@@ -36,6 +38,7 @@ def parse_root(root: TraceRoot, spool: Path, progress: Progress | None = None,
     """Parse every loadable file of `root` into the spool; no warehouse access."""
     out: dict[str, ParsedFile | None] = {}
     spool_root = spool_root_for(spool, root.key)
+    budget = IN_MEMORY_BYTES  # small files skip the Parquet spool while their rows fit this
     for tf in root.files:
         if tf.status != "ok" or root.status != "ok":
             out[tf.rel_path] = None
@@ -44,7 +47,10 @@ def parse_root(root: TraceRoot, spool: Path, progress: Progress | None = None,
         if tf.kind == "layerwise":
             out[tf.rel_path] = _parse_layerwise(tf.path, fid, spool_root)
         else:
-            out[tf.rel_path] = parse_file(tf.path, fid, spool_root, workers=workers, progress=progress)
+            keep = size_estimate(tf.path) <= budget
+            out[tf.rel_path] = got = parse_file(tf.path, fid, spool_root, workers=workers, progress=progress,
+                                                in_memory=keep)
+            budget -= got.nbytes
     return out
 
 
@@ -75,18 +81,29 @@ def single_file_root(path: Path) -> TraceRoot:
     """A one-file root keyed by the file's own name (``<dir>/<file>``)."""
     import dataclasses
 
-    tf = inspect_file(path)
     base = discover_root(path.parent, path.parent.parent)
     key = f"{path.parent.name}/{path.name}"
-    if base is None:
-        return TraceRoot(key=key, path=path.parent, framework=tf.framework, model=tf.model, run=path.parent.name,
-                         files=(tf,), fingerprint=tf.fingerprint, status="ok", reason=None,
-                         server_args=None, manifest=None)
-    files = tuple(f for f in base.files if f.path == path) or (tf,)
-    return dataclasses.replace(base, key=key, files=files, fingerprint=files[0].fingerprint)
+    own = tuple(f for f in base.files if f.path.name == path.name) if base is not None else ()
+    if base is not None and own:  # discovery of the folder already inspected the file
+        return dataclasses.replace(base, key=key, files=own, fingerprint=own[0].fingerprint)
+    tf = inspect_file(path)
+    if base is not None:
+        return dataclasses.replace(base, key=key, files=(tf,), fingerprint=tf.fingerprint)
+    return TraceRoot(key=key, path=path.parent, framework=tf.framework, model=tf.model, run=path.parent.name,
+                     files=(tf,), fingerprint=tf.fingerprint, status="ok", reason=None,
+                     server_args=None, manifest=None)
 
 
 def ingest_inputs(inputs: list[Path], warehouse: Warehouse, spool: Path, data_root: Path | None = None,
                   progress: Progress | None = None, workers: int = 0) -> list[LoadSummary]:
-    """Ingest every root named by `inputs`."""
-    return [ingest_root(root, warehouse, spool, progress, workers) for root in resolve_inputs(inputs, data_root)]
+    """Ingest every root named by `inputs`, one transaction per root.
+
+    Several roots share one warehouse connection (opening, creating the schema and
+    checkpointing cost ~0.1 s each time), so the warehouse stays locked for the whole run;
+    a single root is parsed before the lock is taken, as in `ingest_root`.
+    """
+    roots = resolve_inputs(inputs, data_root)
+    if len(roots) == 1:
+        return [ingest_root(roots[0], warehouse, spool, progress, workers)]
+    with warehouse.connect() as conn:
+        return [load_root(conn, root, parse_root(root, spool, progress, workers)) for root in roots]

@@ -63,6 +63,11 @@ def _json(values: list) -> pa.Array:
     return raw.cast(pa.string())
 
 
+def _json_texts(values: list) -> pa.Array:
+    """Compact JSON text per value (``[1,1,1]``), None stays null."""
+    return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+
+
 def _args(evs: list) -> list[dict]:
     return [e.get("args") or {} for e in evs]
 
@@ -111,8 +116,8 @@ def _gpu_cols(evs: list, args: list[dict]) -> dict[str, pa.Array]:
 def kernels_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table:
     args = _args(evs)
     cols = _common(evs, ords, variant, file_id) | _gpu_cols(evs, args)
-    cols["grid"] = _texts(_arg(args, "grid"))
-    cols["block"] = _texts(_arg(args, "block"))
+    cols["grid"] = _json_texts(_arg(args, "grid"))
+    cols["block"] = _json_texts(_arg(args, "block"))
     cols["args"] = _json(args)
     return pa.table(cols)
 
@@ -150,8 +155,7 @@ def cpu_ops_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table
     cols = _common(evs, ords, variant, file_id)
     cols["external_id"] = _ints(_arg(args, "External id"))
     cols["seq"] = _ints(_arg(args, "Sequence number"))
-    dims = _arg(args, "Input Dims")
-    cols["input_dims"] = pa.array([orjson.dumps(d).decode() if d is not None else None for d in dims], pa.string())
+    cols["input_dims"] = _json_texts(_arg(args, "Input Dims"))
     cols["args"] = _json(args)
     return pa.table(cols)
 
@@ -225,9 +229,9 @@ def _bucket(events: list, first_ord: int) -> tuple[dict[str, tuple[list, list]],
     return buckets, cats
 
 
-def convert(events: list, batch_number: int, variant: str, file_id: int) -> BatchResult:
-    """Split parsed events by category into Arrow tables."""
-    first = batch_number << BATCH_SHIFT
+def convert(events: list, batch_number: int, variant: str, file_id: int, first_index: int = 0) -> BatchResult:
+    """Split parsed events by category into Arrow tables (ordinals start at `first_index`)."""
+    first = (batch_number << BATCH_SHIFT) + first_index
     buckets, cats = _bucket(events, first)
     result = BatchResult(events=len(events), categories=cats)
     for table, (evs, ords) in buckets.items():

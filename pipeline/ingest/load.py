@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from pipeline.discover import TraceFile, TraceRoot
 from pipeline.ingest.merged import carry_split, split_merged
@@ -59,16 +60,21 @@ def trace_file_row(root: TraceRoot, tf: TraceFile, parsed: ParsedFile | None, st
 
 
 def _copy_spool(conn: duckdb.DuckDBPyConnection, parsed: ParsedFile, rows: dict[str, int]) -> None:
-    base = parsed.base_time_ns or 0
-    for folder in sorted(p for p in parsed.spool.iterdir() if p.is_dir()):
-        table, parts = folder.name, str(folder / "*.parquet")
-        if table in ("trace_meta", "layerwise_nodes"):
-            sql = f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)"
-            params: list = [parts]
+    """Insert a parsed file's rows (Parquet spool or in-memory Arrow), ts shifted by the base time."""
+    if parsed.tables is not None:
+        sources = {t: pa.concat_tables(parts) for t, parts in parsed.tables.items()}
+    else:
+        sources = {p.name: str(p / "*.parquet") for p in parsed.spool.iterdir() if p.is_dir()}
+    for table, source in sorted(sources.items()):
+        if isinstance(source, str):
+            relation, params = "read_parquet(?)", [source]
         else:
-            sql = f"INSERT INTO {table} BY NAME SELECT * REPLACE (ts_ns + ? AS ts_ns) FROM read_parquet(?)"
-            params = [base, parts]
-        count = conn.execute(sql, params).fetchone()
+            conn.register("_parsed_rows", source)
+            relation, params = "_parsed_rows", []
+        shift = "" if table in ("trace_meta", "layerwise_nodes") else f" REPLACE (ts_ns + {int(parsed.base_time_ns or 0)} AS ts_ns)"
+        count = conn.execute(f"INSERT INTO {table} BY NAME SELECT *{shift} FROM {relation}", params).fetchone()
+        if not isinstance(source, str):
+            conn.unregister("_parsed_rows")
         rows[table] = rows.get(table, 0) + (count[0] if count else 0)
 
 
@@ -101,7 +107,7 @@ def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
     keep.update(row[0] for row in carried)
     stale_ids = [fid for fid in previous if fid not in keep]
     with transaction(conn):
-        for table in file_tables(conn):
+        for table in file_tables() if stale_ids else ():
             conn.execute(f"DELETE FROM {table} WHERE list_contains(?, file_id)", [stale_ids])
         conn.execute("DELETE FROM trace_files WHERE root = ?", [root.key])
         conn.executemany(

@@ -1,32 +1,38 @@
 """Parse one trace file into a Parquet spool (one folder per warehouse table).
 
-Parsing happens outside the warehouse lock. Large files are converted batch by batch in a
-process pool (the reader only cuts bytes, workers parse and write Parquet), so one file uses
-every core while memory stays bounded by ``in_flight × chunk size``.
+Parsing happens outside the warehouse lock. The reader cuts the file into batches of whole
+events; each batch is converted by DuckDB's JSON reader (`duckjson.py`), or by orjson when
+DuckDB refuses it. Large files are converted by a few threads (DuckDB releases the GIL)
+while the reader cuts the next batches, so one file uses every core while memory stays
+bounded by ``in_flight × chunk size``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import gc
-import multiprocessing as mp
 import os
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.ingest import reader
+from pipeline.ingest.duckjson import thread_parser
 from pipeline.ingest.events import convert
 from pipeline.ingest.reader import (
-    Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail,
+    Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
 )
 from pipeline.ingest.timestamps import detect_variant, quote_times
 
-PARALLEL_MIN_BYTES = 64 << 20
+PARALLEL_MIN_BYTES = 8 << 20  # files at least this big (decompressed) are converted by threads
+DUCKDB_MIN_BYTES = 2 << 20  # smaller batches go to orjson: its ~20 ms fixed cost beats DuckDB
 Progress = Callable[[Path, int, int, float], None]
 
 
@@ -46,6 +52,11 @@ class ParsedFile:
     ts_variant: str = "relative"
     categories: dict = field(default_factory=dict)
     seconds: float = 0.0
+    tables: dict[str, list[pa.Table]] | None = None  # rows kept in memory instead of the spool
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for parts in (self.tables or {}).values() for t in parts)
 
     @property
     def base_time_ns(self) -> int | None:
@@ -59,69 +70,108 @@ class _BatchOut:
     kernels: int
     categories: Counter
     tail_header: dict | None
+    tables: dict[str, pa.Table] | None = None  # set when the caller keeps rows in memory
 
 
-def _write_tables(tables: dict, out: Path, number: int) -> None:
+def _out(result, out: Path, batch: Batch, header: dict | None, keep: bool) -> _BatchOut:
+    """Write a converted batch's tables to the spool, or hand them back when `keep`."""
+    if not keep:
+        _write_tables(result.tables, out, batch)
+    kernels = result.tables["kernels"].num_rows if "kernels" in result.tables else 0
+    return _BatchOut(result.events, kernels, result.categories, header, result.tables if keep else None)
+
+
+def _write_tables(tables: dict, out: Path, batch: Batch) -> None:
+    part = f"part-{batch.number:06d}" + (f"-{batch.first_index}" if batch.first_index else "")
     for name, table in tables.items():
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, folder / f"part-{number:06d}.parquet", compression="snappy")
+        pq.write_table(table, folder / f"{part}.parquet", compression="snappy")
 
 
-def convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool) -> _BatchOut:
-    """Parse and convert one batch, writing its Parquet parts (runs in a worker process).
+def convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
+                  keep: bool = False) -> _BatchOut:
+    """Parse and convert one batch with orjson, writing its Parquet parts.
 
-    The cyclic GC is paused meanwhile: a batch allocates ~10^5 dicts that are all garbage
+    The fallback for batches DuckDB refuses, and the path for a tail's last event. The
+    cyclic GC is paused meanwhile: a batch allocates ~10^5 dicts that are all garbage
     together afterwards, and collections during the build cost ~40 % of the parse.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _convert_batch(path, batch, variant, file_id, out, bare)
+        return _convert_batch(path, batch, variant, file_id, out, bare, keep)
     finally:
         if enabled:
             gc.enable()
 
 
-def _convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool) -> _BatchOut:
-    if variant == "absolute_us_ns":
-        batch = Batch(batch.number, quote_times(batch.data), batch.offset, batch.tail)
+def _convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
+                   keep: bool) -> _BatchOut:
     header = None
     if batch.tail:
         events, header = parse_tail(batch, Path(path), bare)
     else:
         events = parse_events(batch, Path(path))
-    result = convert(events, batch.number, variant, file_id)
-    _write_tables(result.tables, Path(out), batch.number)
-    kernels = result.tables["kernels"].num_rows if "kernels" in result.tables else 0
-    return _BatchOut(result.events, kernels, result.categories, header)
+    result = convert(events, batch.number, variant, file_id, batch.first_index)
+    return _out(result, Path(out), batch, header, keep)
 
 
-def _pool(workers: int) -> cf.ProcessPoolExecutor:
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+def _duck_batch(batch: Batch, file_id: int, out: Path, keep: bool = False) -> _BatchOut | None:
+    """Convert a middle batch with DuckDB's JSON reader; None when DuckDB refuses it."""
+    raw = out / f".batch-{batch.number:06d}.json"
+    try:
+        with open(raw, "wb") as fh:
+            fh.write(b"[")
+            fh.write(batch.data)
+            fh.write(b"]")
+        result = thread_parser().convert(raw, batch.number, file_id)
+    except duckdb.Error:
+        return None
+    finally:
+        raw.unlink(missing_ok=True)
+    return _out(result, out, batch, None, keep)
 
 
-def _run_batches(parsed: ParsedFile, workers: int, progress: Progress | None) -> list[_BatchOut]:
+def convert_any(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
+                keep: bool = False) -> list[_BatchOut]:
+    """Convert one batch: DuckDB first, orjson for what DuckDB refuses and for the tail's end."""
+    if variant == "absolute_us_ns":
+        batch = Batch(batch.number, quote_times(batch.data), batch.offset, batch.tail)
+    head, rest = split_tail(batch) if batch.tail else (batch, None)
+    big = head is not None and len(head.data) >= DUCKDB_MIN_BYTES
+    done = _duck_batch(head, file_id, Path(out), keep) if big else None
+    if done is None:  # small, refused or a one-event tail: the whole batch goes through orjson
+        return [convert_batch(path, batch, variant, file_id, out, bare, keep)]
+    if rest is None:
+        return [done]
+    rest = replace(rest, first_index=done.events)
+    return [done, convert_batch(path, rest, variant, file_id, out, bare, keep)]
+
+
+def _run_batches(parsed: ParsedFile, workers: int, progress: Progress | None, keep: bool,
+                 chunk_bytes: int | None = None) -> list[_BatchOut]:
     state = ReaderState()
     outs: list[_BatchOut] = []
     variant: str | None = None
     started = time.perf_counter()
-    pool = _pool(workers) if workers > 1 else None
+    pool = cf.ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     pending: list[cf.Future] = []
     try:
-        for batch in iter_batches(parsed.path, state):
+        for batch in iter_batches(parsed.path, state, chunk_bytes):
             if variant is None:
                 variant = parsed.ts_variant = detect_variant(batch.data[: 1 << 20])
-            args = (str(parsed.path), batch, variant, parsed.file_id, str(parsed.spool), state.bare)
+            args = (str(parsed.path), batch, variant, parsed.file_id, str(parsed.spool), state.bare, keep)
             if pool is None:
-                outs.append(convert_batch(*args))
+                outs.extend(convert_any(*args))
             else:
-                pending.append(pool.submit(convert_batch, *args))
+                pending.append(pool.submit(convert_any, *args))
                 while len(pending) > 2 * workers:
-                    outs.append(pending.pop(0).result())
+                    outs.extend(pending.pop(0).result())
             if progress:
                 progress(parsed.path, state.bytes_in, sum(o.events for o in outs), time.perf_counter() - started)
-        outs.extend(f.result() for f in pending)
+        for future in pending:
+            outs.extend(future.result())
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -135,6 +185,8 @@ def _finish(parsed: ParsedFile, outs: list[_BatchOut]) -> None:
         parsed.events += out.events
         parsed.kernels += out.kernels
         cats.update(out.categories)
+        for name, table in (out.tables or {}).items():
+            parsed.tables.setdefault(name, []).append(table)
         if out.tail_header:
             parsed.header = {**parsed.header, **out.tail_header}
     parsed.categories = dict(cats)
@@ -145,24 +197,36 @@ def _finish(parsed: ParsedFile, outs: list[_BatchOut]) -> None:
         parsed.note = "no GPU kernels (CPU-only trace)" if cpu else "no GPU kernels"
 
 
+def size_estimate(path: Path) -> int:
+    """Rough decompressed size of a trace file (gzip traces inflate ~8×)."""
+    return path.stat().st_size * (8 if path.suffix == ".gz" else 1)
+
+
 def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,
-               progress: Progress | None = None) -> ParsedFile:
-    """Parse `path` into ``spool_root/<file_id>/``; errors are recorded, never raised."""
+               progress: Progress | None = None, in_memory: bool = False) -> ParsedFile:
+    """Parse `path` into ``spool_root/<file_id>/`` (or into memory); errors are recorded, never raised.
+
+    `in_memory` keeps the Arrow tables in `ParsedFile.tables` instead of writing Parquet:
+    for small files, where the spool's writes and reads cost more than the parse.
+    """
     spool = spool_root / str(file_id)
     shutil.rmtree(spool, ignore_errors=True)
     spool.mkdir(parents=True, exist_ok=True)
-    parsed = ParsedFile(path=path, file_id=file_id, spool=spool)
+    parsed = ParsedFile(path=path, file_id=file_id, spool=spool, tables={} if in_memory else None)
     started = time.perf_counter()
+    estimate = size_estimate(path)
     if workers <= 0:
-        big = path.stat().st_size >= PARALLEL_MIN_BYTES // (8 if path.suffix == ".gz" else 1)
-        workers = min(os.cpu_count() or 1, 4) if big else 1
+        workers = min(os.cpu_count() or 1, 4) if estimate >= PARALLEL_MIN_BYTES else 1
+    # Mid-size files are cut into a few batches so that every thread gets one.
+    chunk = None if workers == 1 else min(reader.CHUNK_BYTES, max(2 * DUCKDB_MIN_BYTES, estimate // (2 * workers)))
     try:
-        _finish(parsed, _run_batches(parsed, workers, progress))
+        _finish(parsed, _run_batches(parsed, workers, progress, in_memory, chunk))
     except TraceReadError as exc:
         parsed.status, parsed.error = "error", str(exc)
     except OSError as exc:
         parsed.status, parsed.error = "error", f"{path}: cannot read ({exc.strerror or exc})"
     if parsed.status != "ok":
         shutil.rmtree(spool, ignore_errors=True)
+        parsed.tables = None if parsed.tables is None else {}
     parsed.seconds = time.perf_counter() - started
     return parsed

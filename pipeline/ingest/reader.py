@@ -38,6 +38,7 @@ class Batch:
     data: bytes
     offset: int  # decompressed byte offset of data[0] in the file
     tail: bool = False  # last batch: also holds the document's closing part
+    first_index: int = 0  # position of data's first event within batch `number`
 
 
 @dataclass
@@ -163,6 +164,24 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
             offset += next_start
             buf = buf[next_start:]
         yield Batch(number, buf, offset, tail=True)
+
+
+def split_tail(batch: Batch) -> tuple[Batch | None, Batch]:
+    """Cut a tail batch into (its events but the last, the last event + the document's end).
+
+    The first part is a plain middle batch (None when the tail holds a single event); the
+    second keeps ``tail=True`` for `parse_tail`; its `first_index` is set by the caller once
+    the first part's event count is known. If the document's end
+    itself contains an event-like boundary, the first part is not valid on its own and the
+    caller falls back to parsing the whole tail.
+    """
+    split = find_split(batch.data)
+    if split is None:
+        return None, batch
+    head_end, next_start = split
+    head = Batch(batch.number, batch.data[:head_end], batch.offset)
+    rest = Batch(batch.number, batch.data[next_start:], batch.offset + next_start, tail=True)
+    return head, rest
 
 
 def parse_events(batch: Batch, path: Path) -> list:

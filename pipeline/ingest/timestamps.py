@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _TS_SAMPLE = re.compile(rb'"ts"\s*:\s*(-?\d+)(\.\d+)?')
-_QUOTE = re.compile(rb'"(ts|dur)"(\s*):(\s*)(-?\d+(?:\.\d+)?)')
+_TIME_NUMBER = re.compile(rb'("(?:ts|dur)"\s*:\s*)(-?\d+(?:\.\d+)?)')
 ABSOLUTE_MIN_US = 10**14  # ~1973 in epoch µs; relative ts never get this large
 
 
@@ -32,8 +32,14 @@ def detect_variant(sample: bytes) -> str:
 
 
 def quote_times(data: bytes) -> bytes:
-    """Rewrite ``"ts": 123.456`` as ``"ts": "123.456"`` so the digits survive parsing."""
-    return _QUOTE.sub(rb'"\1"\2:\3"\4"', data)
+    """Rewrite ``"ts": 123.456`` as ``"ts": "123.456"`` so the digits survive parsing.
+
+    One C-level split ([text, key, number, text, …]) and a join: ``re.sub`` with a template
+    expands each match in Python on 3.11 and took 4× longer.
+    """
+    parts = _TIME_NUMBER.split(data)
+    parts[2::3] = [b'"%s"' % n for n in parts[2::3]]
+    return b"".join(parts)
 
 
 def _exact_ns(value: object) -> int | None:

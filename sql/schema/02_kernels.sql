@@ -10,8 +10,8 @@
 --   device       BIGINT  args.device (pid when absent and numeric)
 --   correlation  BIGINT  args.correlation: the launching runtime/driver call (shared by a graph replay)
 --   external_id  BIGINT  args."External id": the enclosing CPU op (NULL when absent)
---   grid         TEXT    args.grid as text, e.g. '[1, 1, 1]'
---   block        TEXT    args.block as text
+--   grid         TEXT    args.grid as compact JSON text, e.g. '[1,1,1]'
+--   block        TEXT    args.block as compact JSON text
 --   args         JSON    the full args object
 CREATE TABLE IF NOT EXISTS kernels (
     file_id     BIGINT,

@@ -1,0 +1,96 @@
+"""Convert event batches with DuckDB's JSON reader: no Python object per event.
+
+Each batch (a run of whole events cut by `reader.py`) is written as a JSON array file and
+read by one query, `sql/ingest/events.sql`, into a wide Arrow table (one row per event,
+the union of every table's columns plus the target table `tbl`); `split` then cuts it into
+the warehouse tables. The result is the same `BatchResult` that the orjson path
+(`events.convert`) builds, so both feed the same spool; `parse.py` falls back to the orjson
+path for any batch DuckDB refuses. One `BatchParser` (one in-memory DuckDB connection,
+one thread) per Python thread; DuckDB releases the GIL, so a few threads convert batches
+in parallel while the reader cuts the next ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.ingest.events import BATCH_SHIFT, BatchResult
+from pipeline.paths import read_sql
+
+MEMORY_LIMIT = "1GB"
+_local = threading.local()
+
+# Each table's columns, in sql/schema order, as (column, column of the wide result).
+COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "kernels": (("file_id", "file_id"), ("ev", "ev"), ("name", "name"), ("ts_ns", "ts_ns"),
+                ("dur_ns", "dur_ns"), ("pid", "pid"), ("tid", "tid"), ("stream", "gpu_stream"),
+                ("device", "gpu_device"), ("correlation", "correlation"), ("external_id", "external_id"),
+                ("grid", "grid"), ("block", "block"), ("args", "args")),
+    "gpu_memops": (("file_id", "file_id"), ("ev", "ev"), ("kind", "kind"), ("name", "name"), ("ts_ns", "ts_ns"),
+                   ("dur_ns", "dur_ns"), ("pid", "pid"), ("tid", "tid"), ("stream", "gpu_stream"),
+                   ("device", "gpu_device"), ("correlation", "correlation"), ("external_id", "external_id"),
+                   ("bytes", "bytes"), ("args", "args")),
+    "launches": (("file_id", "file_id"), ("ev", "ev"), ("cat", "cat"), ("name", "name"), ("ts_ns", "ts_ns"),
+                 ("dur_ns", "dur_ns"), ("pid", "pid"), ("tid", "tid"), ("correlation", "correlation"),
+                 ("external_id", "external_id"), ("cbid", "cbid"), ("is_graph", "is_graph"), ("args", "args")),
+    "cpu_ops": (("file_id", "file_id"), ("ev", "ev"), ("name", "name"), ("ts_ns", "ts_ns"), ("dur_ns", "dur_ns"),
+                ("pid", "pid"), ("tid", "tid"), ("external_id", "external_id"), ("seq", "seq"),
+                ("input_dims", "input_dims"), ("args", "args")),
+    "python_frames": (("file_id", "file_id"), ("ev", "ev"), ("name", "name"), ("ts_ns", "ts_ns"),
+                      ("dur_ns", "dur_ns"), ("pid", "pid"), ("tid", "tid"), ("python_id", "python_id"),
+                      ("parent_id", "parent_id"), ("module_id", "module_id")),
+    "annotations": (("file_id", "file_id"), ("ev", "ev"), ("cat", "ann_cat"), ("name", "name"),
+                    ("ts_ns", "ts_ns"), ("dur_ns", "ann_dur_ns"), ("pid", "pid"), ("tid", "tid"),
+                    ("external_id", "external_id"), ("stream", "ann_stream")),
+    "trace_meta": (("file_id", "file_id"), ("pid", "pid"), ("tid", "tid"), ("key", "name"),
+                   ("value", "meta_value")),
+}
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class BatchParser:
+    """One in-memory DuckDB connection that turns batch files into Arrow tables."""
+
+    def __init__(self) -> None:
+        config = {"threads": 1, "memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True}
+        self.con = duckdb.connect(config=config)
+        self.con.execute(read_sql("ingest/macros.sql"))
+
+    def convert(self, source: Path, batch_number: int, file_id: int) -> BatchResult:
+        """Read `source` (a JSON array of events) and split it by table; raises duckdb.Error."""
+        sql = read_sql("ingest/events.sql").replace("{source}", _literal(source))
+        params = {"file_id": file_id, "first": batch_number << BATCH_SHIFT}
+        wide = self.con.sql(sql, params=params).to_arrow_table()
+        return split(wide)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def split(wide: pa.Table) -> BatchResult:
+    """Cut the wide per-event table into the warehouse tables and count categories."""
+    counts = pc.value_counts(wide["catkey"].combine_chunks())
+    cats = Counter(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())))
+    result = BatchResult(events=wide.num_rows, categories=cats)
+    for table, columns in COLUMNS.items():
+        rows = wide.filter(pc.equal(wide["tbl"], table))
+        if rows.num_rows:
+            result.tables[table] = pa.table({name: rows[source] for name, source in columns})
+    return result
+
+
+def thread_parser() -> BatchParser:
+    """The calling thread's parser (created on first use, kept for the thread's life)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = BatchParser()
+    return parser
