@@ -1,8 +1,10 @@
 """Attribution: kernel → launch → CPU op → Python stack → site, plus family and stage.
 
-The joins run in DuckDB (`sql/attribute/`); stacks are walked in Python through
-``Python id`` / ``Python parent id``. The result is one `kernel_facts` row per GPU activity
-(columns in `sql/schema/20_kernel_facts.sql` and `docs/architecture.md`).
+The joins run in DuckDB (`sql/attribute/`) and come back as Arrow columns; stacks are walked
+in Python through ``Python id`` / ``Python parent id`` once per frame (`pipeline.stacks`), and
+names, families, stacks and sites are computed once per distinct value, then spread over the
+kernels. The result is one `kernel_facts` row per GPU activity (columns in
+`sql/schema/20_kernel_facts.sql` and `docs/architecture.md`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from collections import defaultdict
 import duckdb
 import pyarrow as pa
 
+from pipeline.analyze.table import columns_of, to_array
 from pipeline.classify import classify, display_name
 from pipeline.frames import choose_site, display_frame
+from pipeline.gc_pause import paused_gc
 from pipeline.paths import read_sql
+from pipeline.stacks import StackIndex
 from pipeline.stage import assign_steps, build_steps
 from pipeline.store import query_dicts, transaction
 
@@ -23,66 +28,40 @@ FACT_COLUMNS = (
     "device", "correlation", "launch_name", "launch_ts_ns", "is_graph", "cpu_op_ev", "cpu_op", "site",
     "launch_site", "stack", "step", "step_name", "stage", "attribution", "mapped_from", "match_kind",
 )
-MAX_STACK = 256
+FACT_SCHEMA = pa.schema([
+    ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("kind", pa.string()),
+    ("name", pa.string()), ("display_name", pa.string()), ("family", pa.string()), ("ts_ns", pa.int64()),
+    ("dur_ns", pa.int64()), ("stream", pa.int64()), ("device", pa.int64()), ("correlation", pa.int64()),
+    ("launch_name", pa.string()), ("launch_ts_ns", pa.int64()), ("is_graph", pa.bool_()),
+    ("cpu_op_ev", pa.int64()), ("cpu_op", pa.string()), ("site", pa.string()), ("launch_site", pa.string()),
+    ("stack", pa.list_(pa.string())), ("step", pa.int32()), ("step_name", pa.string()), ("stage", pa.string()),
+    ("attribution", pa.string()), ("mapped_from", pa.string()), ("match_kind", pa.string()),
+])
+# record keys in order: the link columns, then what attribution adds (`step`, `stage` … come last)
+LINK_KEYS = (
+    "file_id", "ev", "kind", "name", "ts_ns", "dur_ns", "stream", "device", "correlation", "external_id",
+    "launch_ev", "launch_name", "launch_ts_ns", "is_graph", "op_how", "cpu_op", "anchor_pid", "anchor_tid",
+    "anchor_ts_ns",
+)
+ADDED_KEYS = ("root", "display_name", "family", "stack", "attribution", "launch_site", "site", "cpu_op_ev",
+              "mapped_from", "match_kind")
 
 
-class StackIndex:
-    """Python frames of some files, walkable from any frame to its root."""
-
-    def __init__(self, rows: list[tuple]):
-        self._frames = {(f, p, i): (parent, name, end) for f, p, i, parent, name, end in rows}
-        self._cache: dict[tuple, tuple[str, ...]] = {}
-
-    def enclosing(self, file_id: int, pid: str, python_id: int | None, ts_ns: int) -> int | None:
-        """`python_id` or its nearest ancestor whose interval still holds `ts_ns`."""
-        cur, hops = python_id, 0
-        while cur is not None and hops < MAX_STACK:
-            frame = self._frames.get((file_id, pid, cur))
-            if frame is None:
-                return None
-            if frame[2] is None or frame[2] >= ts_ns:
-                return cur
-            cur, hops = frame[0], hops + 1
-        return None
-
-    def stack(self, file_id: int, pid: str, python_id: int | None) -> tuple[str, ...]:
-        """Raw frame names outermost → innermost, ending at `python_id`."""
-        if python_id is None:
-            return ()
-        key = (file_id, pid, python_id)
-        if key in self._cache:
-            return self._cache[key]
-        names: list[str] = []
-        cur: int | None = python_id
-        while cur is not None and len(names) < MAX_STACK:
-            frame = self._frames.get((file_id, pid, cur))
-            if frame is None:
-                break  # sliced traces keep parent ids that point outside the file
-            names.append(frame[1])
-            cur = frame[0]
-        out = tuple(reversed(names))
-        self._cache[key] = out
-        return out
+def _links(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> pa.Table:
+    """gpu_activity_links.sql as Arrow, plus ``i`` (row position)."""
+    table = conn.sql(read_sql("attribute/gpu_activity_links.sql"), params=[file_ids]).to_arrow_table()
+    return table.append_column("i", pa.array(range(table.num_rows), pa.int64()))
 
 
-def _links(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> list[dict]:
-    return query_dicts(conn, read_sql("attribute/gpu_activity_links.sql"), [file_ids])
-
-
-def _anchor_frames(conn: duckdb.DuckDBPyConnection, file_ids: list[int], links: list[dict]) -> dict:
-    anchors = {(k["file_id"], k["anchor_pid"], k["anchor_tid"], k["anchor_ts_ns"])
-               for k in links if k["anchor_ts_ns"] is not None}
-    if not anchors:
-        return {}
-    cols = list(zip(*anchors))
-    table = pa.table({"file_id": pa.array(cols[0], pa.int64()), "anchor_pid": pa.array(cols[1], pa.string()),
-                      "anchor_tid": pa.array(cols[2], pa.string()), "anchor_ts_ns": pa.array(cols[3], pa.int64())})
-    conn.register("_anchors", table)
+def _anchor_frames(conn: duckdb.DuckDBPyConnection, file_ids: list[int],
+                   links: pa.Table) -> tuple[list[int], list[str], list[int]]:
+    """(link row, frame pid, python id) of every link whose anchor point has a frame."""
+    conn.register("_links", links.select(["i", "file_id", "anchor_pid", "anchor_tid", "anchor_ts_ns"]))
     try:
-        rows = conn.execute(read_sql("attribute/anchor_frames.sql"), [file_ids]).fetchall()
+        found = conn.sql(read_sql("attribute/anchor_frames.sql"), params=[file_ids]).to_arrow_table()
     finally:
-        conn.unregister("_anchors")
-    return {(f, p, t, ts): (fp, pid_) for f, p, t, ts, fp, pid_ in rows}
+        conn.unregister("_links")
+    return tuple(found.column(c).to_pylist() for c in ("i", "frame_pid", "python_id"))  # type: ignore[return-value]
 
 
 def _stack_index(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> StackIndex:
@@ -93,30 +72,50 @@ def _stack_index(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> StackI
     return StackIndex(rows)
 
 
-def _attribution(k: dict) -> str:
-    if k["is_graph"]:
+def _stack_ids(cols: dict[str, list], found: tuple[list[int], list[str], list[int]], stacks: StackIndex) -> list[int]:
+    """Per link row, the id of the Python stack enclosing its anchor point (EMPTY when none)."""
+    ids = [0] * len(cols["file_id"])
+    file_col, anchor_ts = cols["file_id"], cols["anchor_ts_ns"]
+    for i, pid, python_id in zip(*found):
+        inner = stacks.enclosing(file_col[i], pid, python_id, anchor_ts[i])
+        ids[i] = stacks.stack_id(file_col[i], pid, inner)
+    return ids
+
+
+def _attribution(is_graph: bool, op_how: str | None) -> str:
+    if is_graph:
         return "graph"
-    if k["op_how"] in ("external_id", "launch_external_id"):
+    if op_how in ("external_id", "launch_external_id"):
         return "direct"
-    if k["op_how"] == "enclosing":
+    if op_how == "enclosing":
         return "enclosing"
     return "none"
 
 
-def _finish_record(k: dict, raw_stack: tuple[str, ...], root: str) -> dict:
-    site = choose_site(list(raw_stack)) if raw_stack else None
-    k["root"] = root
-    k["display_name"] = display_name(k["name"] or "")
-    k["family"] = "memory" if k["kind"] != "kernel" else classify(k["name"] or "")
-    k["stack"] = [display_frame(f) for f in raw_stack]
-    k["attribution"] = _attribution(k)
-    k["launch_site"] = site
-    k["site"] = None if k["is_graph"] else site
-    op_ev = k.pop("op_ev")
-    k["cpu_op_ev"] = None if k["is_graph"] else op_ev  # a replay's op is the graph wrapper
-    k["mapped_from"] = None
-    k["match_kind"] = None
-    return k
+def _added_columns(cols: dict[str, list], stack_ids: list[int], stacks: StackIndex,
+                   roots: dict[int, str]) -> list[list]:
+    """The ADDED_KEYS columns, each computed once per distinct name / stack and spread over the rows."""
+    names, kinds, graph = cols["name"], cols["kind"], cols["is_graph"]
+    shown = {n: display_name(n or "") for n in set(names)}
+    family = {n: classify(n or "") for n in set(names)}
+    per_stack = {}
+    for sid in set(stack_ids):
+        raw = stacks.names(sid)
+        per_stack[sid] = ([display_frame(f) for f in raw], choose_site(list(raw)) if raw else None)
+    launch_site = [per_stack[s][1] for s in stack_ids]
+    nothing = [None] * len(names)
+    return [
+        [roots[f] for f in cols["file_id"]],
+        [shown[n] for n in names],
+        ["memory" if k != "kernel" else family[n] for k, n in zip(kinds, names)],
+        [per_stack[s][0] for s in stack_ids],  # one list object per distinct stack, shared by its kernels
+        [_attribution(g, h) for g, h in zip(graph, cols["op_how"])],
+        launch_site,
+        [None if g else s for g, s in zip(graph, launch_site)],
+        [None if g else e for g, e in zip(graph, cols["op_ev"])],  # a replay's op is the graph wrapper
+        nothing,
+        nothing,
+    ]
 
 
 def _file_meta(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -140,38 +139,32 @@ def attribute_files(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> lis
     """Kernel records (docs/architecture.md) for the given files, in time order per file."""
     if not file_ids:
         return []
-    links = _links(conn, file_ids)
-    frames = _anchor_frames(conn, file_ids, links)
-    stacks = _stack_index(conn, file_ids)
-    meta = _file_meta(conn, file_ids)
-    by_file: dict[int, list[dict]] = defaultdict(list)
-    for k in links:
-        found = frames.get((k["file_id"], k["anchor_pid"], k["anchor_tid"], k["anchor_ts_ns"]))
-        raw: tuple[str, ...] = ()
-        if found:
-            inner = stacks.enclosing(k["file_id"], found[0], found[1], k["anchor_ts_ns"])
-            raw = stacks.stack(k["file_id"], found[0], inner)
-        by_file[k["file_id"]].append(_finish_record(k, raw, meta[k["file_id"]][0]))
-    annotations = _annotations(conn, file_ids)
-    records: list[dict] = []
-    for fid, kernels in by_file.items():
-        assign_steps(kernels, build_steps(annotations.get(fid, [])), meta[fid][1])
-        records.extend(kernels)
+    with paused_gc():
+        links = _links(conn, file_ids)
+        found = _anchor_frames(conn, file_ids, links)
+        stacks = _stack_index(conn, file_ids)
+        meta = _file_meta(conn, file_ids)
+        cols = {c: links.column(c).to_pylist() for c in (*LINK_KEYS, "op_ev")}
+        added = _added_columns(cols, _stack_ids(cols, found, stacks), stacks, {f: m[0] for f, m in meta.items()})
+        keys = (*LINK_KEYS, *ADDED_KEYS)
+        by_file: dict[int, list[dict]] = defaultdict(list)
+        for row in zip(*(cols[c] for c in LINK_KEYS), *added):
+            by_file[row[0]].append(dict(zip(keys, row)))
+        annotations = _annotations(conn, file_ids)
+        records: list[dict] = []
+        for fid, kernels in by_file.items():
+            assign_steps(kernels, build_steps(annotations.get(fid, [])), meta[fid][1])
+            records.extend(kernels)
     return records
 
 
 def facts_table(records: list[dict]) -> pa.Table:
-    """Arrow table of kernel records in `kernel_facts` column order."""
-    schema = pa.schema([
-        ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("kind", pa.string()),
-        ("name", pa.string()), ("display_name", pa.string()), ("family", pa.string()), ("ts_ns", pa.int64()),
-        ("dur_ns", pa.int64()), ("stream", pa.int64()), ("device", pa.int64()), ("correlation", pa.int64()),
-        ("launch_name", pa.string()), ("launch_ts_ns", pa.int64()), ("is_graph", pa.bool_()),
-        ("cpu_op_ev", pa.int64()), ("cpu_op", pa.string()), ("site", pa.string()), ("launch_site", pa.string()),
-        ("stack", pa.list_(pa.string())), ("step", pa.int32()), ("step_name", pa.string()), ("stage", pa.string()),
-        ("attribution", pa.string()), ("mapped_from", pa.string()), ("match_kind", pa.string()),
-    ])
-    return pa.Table.from_pylist([{c: r.get(c) for c in FACT_COLUMNS} for r in records], schema=schema)
+    """Arrow table of kernel records in `kernel_facts` column order (built column by column)."""
+    with paused_gc():
+        values = columns_of(records, FACT_COLUMNS)
+        arrays = [to_array(v, f.type) for v, f in zip(values, FACT_SCHEMA)] if records else \
+            [pa.array([], f.type) for f in FACT_SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=FACT_SCHEMA)
 
 
 def ok_file_ids(conn: duckdb.DuckDBPyConnection, root: str) -> list[int]:
