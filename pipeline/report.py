@@ -19,6 +19,7 @@ from pipeline.analyze.kernel_table import (
 from pipeline.analyze.launch_groups import launch_groups
 from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.overlap import analyze_overlap
+from pipeline.analyze.table import as_table
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
 from pipeline.mapping import apply_alignment
 from pipeline.ranks import rank_of_files, rank_spread
@@ -92,21 +93,22 @@ def _by_stage(records: list[dict]) -> dict[str, list[dict]]:
 
 
 def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOptions) -> dict:
-    summary = stage_summary(kernels)
-    rows = kernel_rows(kernels)
+    table = as_table(kernels)  # the stage's columns, converted once for every analysis below
+    summary = stage_summary(table)
+    rows = kernel_rows(table)
     shown, cutoff = apply_cutoff(rows, opts.cutoff_pct)
     if opts.kernel_limit:
         shown = shown[: opts.kernel_limit]
     ranks = rank_spread(kernels, ctx["rank_of"], shown)  # --all-ranks: per-rank column + straggler
-    overlap = analyze_overlap(kernels, launches=None)
+    overlap = analyze_overlap(table, launches=None)
     fusion = match_fusions(
-        kernels, stage=stage, framework=ctx["framework"], platform=ctx["platform"], tp=ctx["tp"],
+        table, stage=stage, framework=ctx["framework"], platform=ctx["platform"], tp=ctx["tp"],
         model=ctx["model"], total_time_ns=summary["kernel_time_ns"],
     )
     overlap_rows = overlap.get("rows", [])
     if opts.overlap_limit:
         overlap_rows = overlap_rows[: opts.overlap_limit]
-    cov = coverage(kernels)
+    cov = coverage(table)
     if not ctx["has_cpu"]:
         cov["note"] = "no CPU-side events in the trace (GPU-only capture): kernels cannot be attributed"
     report = {
@@ -119,8 +121,8 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
         "kernels": shown,
         "cutoff": cutoff,
         "ranks": ranks,
-        "families": family_summary(kernels),
-        "launch_groups": launch_groups(ctx["attribution_records"].get(stage, kernels)),
+        "families": family_summary(table),
+        "launch_groups": launch_groups(ctx["attribution_records"].get(stage, table)),
         "overlap": overlap_rows,
         "overlap_families": overlap.get("families", []),
         "busy_ns": overlap.get("busy_ns", summary["busy_ns"]),

@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
+import pyarrow as pa
+
+from pipeline.analyze.table import columns_of
+from pipeline.gc_pause import without_gc
 from pipeline.paths import read_catalog
 
 CATALOG = "fusions.toml"
@@ -163,59 +167,114 @@ def split_allowed(p: Pattern, *, tp: int | None, model: str | None) -> bool:
 # --------------------------------------------------------------------------- scanning
 
 
-def _streams(kernels: Sequence[dict]) -> list[list[int]]:
-    """Indices of `kernels` grouped by (step, stream), each group sorted by start time."""
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, k in enumerate(kernels):
-        groups[(k.get("step"), k.get("stream"))].append(i)
-    for idx in groups.values():
-        idx.sort(key=lambda i: kernels[i]["ts_ns"])
-    return list(groups.values())
+@dataclass
+class _Stage:
+    """The stage's kernels as columns, distinct (name, family) pairs, and (step, stream) sequences.
+
+    ``seqs``: kernel indices per (step, stream) in first-seen order, each sorted by start time;
+    ``at[d]``: per sequence, the positions in it of kernels with distinct pair ``d``.
+    """
+
+    name: list[str]
+    display: list[str | None]
+    family: list[str | None]
+    ts: list[int]
+    dur: list[int]
+    op: list[int | None]
+    site: list[str | None]
+    distinct: list[tuple[str, str | None]]
+    ids: list[int]
+    seqs: list[list[int]]
+    at: list[dict[int, list[int]]]
+    members: dict[int, list[int]]  # distinct pair -> kernel indices, ascending
+
+    @classmethod
+    def of(cls, kernels: Any) -> "_Stage":
+        cols = ("name", "display_name", "family", "ts_ns", "dur_ns", "cpu_op_ev", "site", "step", "stream")
+        if isinstance(kernels, pa.Table):
+            name, display, family, ts, dur, op, site, step, stream = (
+                kernels.column(c).to_pylist() if c in kernels.column_names else [None] * kernels.num_rows
+                for c in cols)
+        else:
+            name, display, family, ts, dur, op, site, step, stream = columns_of(kernels, cols)
+        index: dict[tuple[str, str | None], int] = {}
+        ids = [index.setdefault(pair, len(index)) for pair in zip(name, family)]
+        members: dict[int, list[int]] = defaultdict(list)
+        for i, d in enumerate(ids):
+            members[d].append(i)
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, key in enumerate(zip(step, stream)):
+            groups[key].append(i)
+        seqs = []
+        at = []
+        for idx in groups.values():
+            idx.sort(key=ts.__getitem__)
+            seqs.append(idx)
+            where: dict[int, list[int]] = defaultdict(list)
+            for pos, i in enumerate(idx):
+                where[ids[i]].append(pos)
+            at.append(where)
+        return cls(list(name), list(display), list(family), list(ts), list(dur), list(op), list(site),
+                   list(index), ids, seqs, at, members)
+
+    def gap(self, prev: int, cur: int) -> int:
+        return self.ts[cur] - (self.ts[prev] + self.dur[prev])
 
 
-def _gap(prev: dict, cur: dict) -> int:
-    return cur["ts_ns"] - (prev["ts_ns"] + prev["dur_ns"])
+def _walk(p: Pattern, st: _Stage, seq: list[int], start: int, first: int, hits: list, glue: list) -> list[int]:
+    """Positions in `seq` matching chain elements first, first+1, ... from `start`; glue skipped.
 
-
-def _walk(p: Pattern, seq: list[int], start: int, first: int, hits, glue, kernels) -> list[int]:
-    """Positions in `seq` matching chain elements first, first+1, ... from `start`; glue skipped."""
+    `hits` and `glue` are per distinct (name, family) pair (`_Stage.ids`).
+    """
+    ids = st.ids
     taken, elem, j = [start], first + 1, start + 1
     while elem < len(p.chain) and j < len(seq):
-        cur, prev = kernels[seq[j]], kernels[seq[j - 1]]
-        if _gap(prev, cur) > p.max_gap_ns:
+        if st.gap(seq[j - 1], seq[j]) > p.max_gap_ns:
             break
-        if hits[seq[j]][elem]:
+        d = ids[seq[j]]
+        if hits[d][elem]:
             taken.append(j)
             elem += 1
-        elif not glue[seq[j]]:
+        elif not glue[d]:
             break
         j += 1
     return taken
 
 
-def _one_launch_group(kernels: Sequence[dict], idx: list[int]) -> bool:
-    ops = {kernels[i].get("cpu_op_ev") for i in idx}
+def _one_launch_group(st: _Stage, idx: list[int]) -> bool:
+    ops = {st.op[i] for i in idx}
     return len(ops) == 1 and None not in ops
 
 
-def _scan(p: Pattern, streams, hits, glue, kernels) -> tuple[list[list[int]], int, list[int]]:
+def _scan(p: Pattern, st: _Stage, hits: list, glue: list) -> tuple[list[list[int]], int, list[int]]:
     """Full split chains (leftmost, non-overlapping), launch-group count, best partial run.
 
-    Cost: O(kernels x chain length^2) per pattern; walks stop at the first non-glue mismatch.
+    Only positions whose kernel matches some chain element can start a run, so each sequence
+    is visited at those positions only. Cost: O(candidates x chain length^2) per pattern; walks
+    stop at the first non-glue mismatch.
     """
     chains: list[list[int]] = []
     grouped = 0
     best: list[int] = []  # chain element indices of the longest in-order run
     n = len(p.chain)
-    for seq in streams:
-        s = 0
-        while s < len(seq):
-            row = hits[seq[s]]
+    starters = {d for d, row in enumerate(hits) if any(row)}
+    for seq, where in zip(st.seqs, st.at):
+        if len(starters) <= len(where):
+            runs = [where[d] for d in starters if d in where]
+        else:
+            runs = [at for d, at in where.items() if d in starters]
+        candidates = sorted(pos for at in runs for pos in at)
+        s = 0  # the next position a run may start at
+        for c in candidates:
+            if c < s:
+                continue
+            s = c
+            row = hits[st.ids[seq[s]]]
             if row[0]:
-                pos = _walk(p, seq, s, 0, hits, glue, kernels)
+                pos = _walk(p, st, seq, s, 0, hits, glue)
                 if len(pos) == n:
                     taken = [seq[j] for j in pos]
-                    if _one_launch_group(kernels, taken):
+                    if _one_launch_group(st, taken):
                         grouped += 1
                     else:
                         chains.append(taken)
@@ -223,7 +282,7 @@ def _scan(p: Pattern, streams, hits, glue, kernels) -> tuple[list[list[int]], in
                     continue
             for first in range(n):
                 if row[first] and n - first > len(best):
-                    run = len(_walk(p, seq, s, first, hits, glue, kernels))
+                    run = len(_walk(p, st, seq, s, first, hits, glue))
                     if run > len(best):
                         best = list(range(first, first + run))
             s += 1
@@ -250,20 +309,16 @@ def near_miss_level(chain_len: int, run: int, present: int) -> str | None:
 # --------------------------------------------------------------------------- reporting
 
 
-def _display(k: dict) -> str:
-    return k.get("display_name") or k["name"]
-
-
-def _evidence(kernels: Sequence[dict], idx: Iterable[int]) -> tuple[int, list[str], list[str]]:
+def _evidence(st: _Stage, idx: Iterable[int]) -> tuple[int, list[str], list[str]]:
     by_name: dict[str, int] = defaultdict(int)
     by_site: dict[str, int] = defaultdict(int)
     total = 0
     for i in idx:
-        k = kernels[i]
-        total += k["dur_ns"]
-        by_name[_display(k)] += k["dur_ns"]
-        if k.get("site"):
-            by_site[k["site"]] += k["dur_ns"]
+        dur = st.dur[i]
+        total += dur
+        by_name[st.display[i] or st.name[i]] += dur
+        if st.site[i]:
+            by_site[st.site[i]] += dur
     names = sorted(by_name, key=lambda n: (-by_name[n], n))
     sites = sorted(by_site, key=lambda s: (-by_site[s], s))[:TOP_SITES]
     return total, names, sites
@@ -278,11 +333,11 @@ def candidate_path(p: Pattern, framework: str | None) -> str:
     return p.source_paths[0]
 
 
-def _fusion_item(p, kernels, fused_idx, chains, framework, total_time_ns) -> dict:
+def _fusion_item(p, st: _Stage, fused_idx, chains, framework, total_time_ns) -> dict:
     counted = {i for c in chains for e, i in zip(p.chain, c) if not e.context}
     context = {i for c in chains for e, i in zip(p.chain, c) if e.context}
-    time_ns, _, sites = _evidence(kernels, sorted(set(fused_idx) | counted))
-    _, names, _ = _evidence(kernels, sorted(set(fused_idx) | counted | context))
+    time_ns, _, sites = _evidence(st, sorted(set(fused_idx) | counted))
+    _, names, _ = _evidence(st, sorted(set(fused_idx) | counted | context))
     status = "both" if fused_idx and chains else ("fused" if fused_idx else "split")
     return {
         "pattern": p.id,
@@ -329,25 +384,17 @@ def _drop_subsumed(fusions: list[dict], patterns: Sequence[Pattern]) -> list[dic
 # --------------------------------------------------------------------------- entry point
 
 
-def _distinct(kernels: Sequence[dict]) -> tuple[list[tuple[str, str | None]], list[int]]:
-    """Distinct (name, family) pairs and, per kernel, the index of its pair."""
-    index: dict[tuple[str, str | None], int] = {}
-    ids = [index.setdefault((k["name"], k.get("family")), len(index)) for k in kernels]
-    return list(index), ids
+def _classify_names(p: Pattern, distinct: list[tuple[str, str | None]]) -> tuple[list, list, list]:
+    """Per distinct (name, family) pair: fused hit, chain-element hits, glue hit."""
+    fused = [bool(p.fused and p.fused.search(name)) for name, _ in distinct]
+    hits = [tuple(e.matches(name, fam) for e in p.chain) for name, fam in distinct]
+    glue = [bool(p.glue and p.glue.search(name)) for name, _ in distinct]
+    return fused, hits, glue
 
 
-def _classify_names(p: Pattern, distinct: list[tuple[str, str | None]], ids: list[int]) -> tuple[list, list, list]:
-    """Per kernel: fused hit, chain-element hits, glue hit (computed once per distinct name)."""
-    per_name = [
-        (bool(p.fused and p.fused.search(name)), tuple(e.matches(name, fam) for e in p.chain),
-         bool(p.glue and p.glue.search(name)))
-        for name, fam in distinct
-    ]
-    return ([per_name[i][0] for i in ids], [per_name[i][1] for i in ids], [per_name[i][2] for i in ids])
-
-
+@without_gc
 def match_fusions(
-    kernels: list[dict],
+    kernels: Any,
     *,
     stage: str,
     framework: str | None,
@@ -357,23 +404,22 @@ def match_fusions(
     total_time_ns: int,
     patterns: Sequence[Pattern] | None = None,
 ) -> dict:
-    """Fusion table for one stage's kernel records (any order): fusions and near misses."""
-    streams = _streams(kernels)
+    """Fusion table for one stage's kernels (records or an Arrow table, any order): fusions and near misses."""
+    st = _Stage.of(kernels)
     fusions: list[dict] = []
     near: list[dict] = []
-    distinct, ids = _distinct(kernels)
     for p in patterns if patterns is not None else _load():
         if not applies(p, stage=stage, framework=framework, platform=platform):
             continue
-        fused, hits, glue = _classify_names(p, distinct, ids)
-        fused_idx = [i for i, f in enumerate(fused) if f]
+        fused, hits, glue = _classify_names(p, st.distinct)
+        fused_idx = sorted(i for d, f in enumerate(fused) if f for i in st.members[d])
         chains, grouped, run = [], 0, []
         if split_allowed(p, tp=tp, model=model):
-            chains, grouped, run = _scan(p, streams, hits, glue, kernels)
+            chains, grouped, run = _scan(p, st, hits, glue)
         if fused_idx or chains:
-            fusions.append(_fusion_item(p, kernels, fused_idx, chains, framework, total_time_ns))
+            fusions.append(_fusion_item(p, st, fused_idx, chains, framework, total_time_ns))
         elif grouped == 0 and split_allowed(p, tp=tp, model=model):
-            present = {e for row in hits for e, h in enumerate(row) if h}
+            present = {e for row in hits for e, h in enumerate(row) if h}  # every distinct pair occurs
             item = _near_miss_item(p, run, present)
             if item:
                 near.append(item)

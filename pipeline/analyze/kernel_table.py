@@ -3,43 +3,66 @@
 Shares are of the stage's *summed kernel time* (sum of GPU activity durations). The cutoff is
 a per-row cutoff: rows whose share is below it are hidden and the table reports how many rows
 and how much time were hidden.
+
+Per-kernel work is Arrow group-bys over the stage's columns (`pipeline.analyze.table`); only
+per-row work (a few hundred names) runs in Python. Ties among sites and CPU ops go to the
+one seen first, as a first-seen-first-kept loop over the kernels would.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.analyze.table import ROW, Kernels, as_table
+from pipeline.gc_pause import without_gc
+
 TOP_SITES = 3
+_INT64_MIN = -(2**63)
 
 
-def busy_ns(kernels: list[dict]) -> int:
+def _sum(values: pa.ChunkedArray | pa.Array) -> int:
+    return pc.sum(values, min_count=0).as_py()
+
+
+def _truthy(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Non-null and non-empty (strings), as ``bool(value)`` reads them."""
+    return pc.and_kleene(pc.is_valid(values), pc.not_equal(values, ""))
+
+
+def busy_ns(kernels: Kernels) -> int:
     """Length of the union of the kernels' intervals (any stream)."""
-    spans = sorted((k["ts_ns"], k["ts_ns"] + k["dur_ns"]) for k in kernels)
-    total, cur_s, cur_e = 0, None, None
-    for s, e in spans:
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
-    return total
+    t = as_table(kernels, ["ts_ns", "dur_ns"])
+    if not t.num_rows:
+        return 0
+    start = t.column("ts_ns")
+    spans = pa.table({"s": start, "e": pc.add(start, t.column("dur_ns"))})
+    spans = spans.take(pc.sort_indices(spans, [("s", "ascending"), ("e", "ascending")]))
+    s, e = spans.column("s").combine_chunks(), spans.column("e").combine_chunks()
+    reach = pc.cumulative_max(e)  # furthest end so far; a span past it opens a new merged interval
+    before = pa.concat_arrays([pa.array([_INT64_MIN], pa.int64()), reach.slice(0, len(reach) - 1)])
+    segment = pc.cumulative_sum(pc.cast(pc.greater(s, before), pa.int64()))
+    merged = pa.table({"g": segment, "s": s, "e": e}).group_by("g").aggregate([("s", "min"), ("e", "max")])
+    return _sum(pc.subtract(merged.column("e_max"), merged.column("s_min")))
 
 
-def stage_summary(kernels: list[dict]) -> dict:
+@without_gc
+def stage_summary(kernels: Kernels) -> dict:
     """Window, busy, idle and summed kernel time, each with its definition."""
-    if not kernels:
+    t = as_table(kernels, ["ts_ns", "dur_ns"])
+    if not t.num_rows:
         return {"window_ns": 0, "busy_ns": 0, "idle_ns": 0, "kernel_time_ns": 0, "kernel_count": 0}
-    start = min(k["ts_ns"] for k in kernels)
-    end = max(k["ts_ns"] + k["dur_ns"] for k in kernels)
-    busy = busy_ns(kernels)
+    start = pc.min(t.column("ts_ns")).as_py()
+    end = pc.max(pc.add(t.column("ts_ns"), t.column("dur_ns"))).as_py()
+    busy = busy_ns(t)
     return {
         "window_ns": end - start,
         "busy_ns": busy,
         "idle_ns": end - start - busy,
-        "kernel_time_ns": sum(k["dur_ns"] for k in kernels),
-        "kernel_count": len(kernels),
+        "kernel_time_ns": _sum(t.column("dur_ns")),
+        "kernel_count": t.num_rows,
         "definitions": {
             "window_ns": "first kernel start to last kernel end",
             "busy_ns": "union of kernel intervals on any stream",
@@ -49,53 +72,61 @@ def stage_summary(kernels: list[dict]) -> dict:
     }
 
 
-def _percentile(sorted_values: list[int], q: float) -> int:
-    if not sorted_values:
-        return 0
-    idx = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
-    return sorted_values[idx]
+def _percentile_index(n: int, q: float) -> int:
+    return min(n - 1, max(0, int(round(q * (n - 1)))))
 
 
-def _site_label(k: dict) -> str:
-    if k.get("site"):
-        return k["site"]
-    if k.get("is_graph"):
-        return "(graph replay, unmapped)"
-    return "(unattributed)"
+def _site_labels(t: pa.Table) -> pa.ChunkedArray:
+    graph = pc.fill_null(t.column("is_graph"), False)
+    fallback = pc.if_else(graph, "(graph replay, unmapped)", "(unattributed)")
+    return pc.if_else(_truthy(t.column("site")), t.column("site"), fallback)
 
 
-def _row(name: str, members: list[dict], total: int) -> dict:
-    durs = sorted(k["dur_ns"] for k in members)
-    time_ns = sum(durs)
-    sites: Counter = Counter()
-    ops: Counter = Counter()
-    for k in members:
-        sites[_site_label(k)] += k["dur_ns"]
-        if k.get("cpu_op"):
-            ops[k["cpu_op"]] += k["dur_ns"]
-    top = [{"site": s, "share": t / time_ns if time_ns else 0.0} for s, t in sites.most_common(TOP_SITES)]
-    return {
-        "name": name,
-        "family": members[0]["family"],
-        "time_ns": time_ns,
-        "share": time_ns / total if total else 0.0,
-        "launches": len(members),
-        "mean_ns": time_ns // len(members),
-        "p50_ns": _percentile(durs, 0.5),
-        "max_ns": durs[-1],
-        "site": top[0]["site"] if top else None,
-        "sites": top,
-        "cpu_op": ops.most_common(1)[0][0] if ops else None,
-    }
+def _ranked(t: pa.Table, key: str) -> dict[str, list[tuple[str, int]]]:
+    """Per display name, ``(key value, summed duration)`` by time, largest first; ties: first seen."""
+    g = t.group_by(["display_name", key], use_threads=False).aggregate([("dur_ns", "sum"), (ROW, "min")])
+    out: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for name, value, time_ns, first in zip(*(g.column(c).to_pylist() for c in ("display_name", key, "dur_ns_sum",
+                                                                              f"{ROW}_min"))):
+        out[name].append((-time_ns, first, value))
+    return {name: [(v, -neg) for neg, _, v in sorted(items)] for name, items in out.items()}
 
 
-def kernel_rows(kernels: list[dict]) -> list[dict]:
+@without_gc
+def kernel_rows(kernels: Kernels) -> list[dict]:
     """All rows by display name, largest first, with cumulative share."""
-    total = sum(k["dur_ns"] for k in kernels)
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for k in kernels:
-        groups[k["display_name"]].append(k)
-    rows = sorted((_row(n, m, total) for n, m in groups.items()), key=lambda r: (-r["time_ns"], r["name"]))
+    t = as_table(kernels, ["display_name", "family", "dur_ns", "site", "is_graph", "cpu_op"])
+    total = _sum(t.column("dur_ns"))
+    order = pc.sort_indices(t, [("display_name", "ascending"), ("dur_ns", "ascending")])
+    ordered = t.take(order).append_column("pos", pa.array(range(t.num_rows), pa.int64()))
+    groups = ordered.group_by("display_name", use_threads=False).aggregate(
+        [("dur_ns", "sum"), ("dur_ns", "count"), ("dur_ns", "max"), (ROW, "min"), ("pos", "min")])
+    names, times, counts, maxes, firsts, starts = (groups.column(c).to_pylist() for c in (
+        "display_name", "dur_ns_sum", "dur_ns_count", "dur_ns_max", f"{ROW}_min", "pos_min"))
+    # each name's durations are one ascending run of `ordered`, starting at pos_min
+    p50 = ordered.column("dur_ns").take(pa.array([s + _percentile_index(n, 0.5) for s, n in zip(starts, counts)],
+                                                 pa.int64())).to_pylist()
+    family = t.column("family").take(pa.array(firsts, pa.int64())).to_pylist()
+    sites = _ranked(t.append_column("label", _site_labels(t)), "label")
+    ops = _ranked(t.filter(_truthy(t.column("cpu_op"))), "cpu_op")
+    rows = []
+    for j, name in enumerate(names):
+        time_ns = times[j]
+        top = [{"site": s, "share": v / time_ns if time_ns else 0.0} for s, v in sites[name][:TOP_SITES]]
+        rows.append({
+            "name": name,
+            "family": family[j],
+            "time_ns": time_ns,
+            "share": time_ns / total if total else 0.0,
+            "launches": counts[j],
+            "mean_ns": time_ns // counts[j],
+            "p50_ns": p50[j],
+            "max_ns": maxes[j],
+            "site": top[0]["site"] if top else None,
+            "sites": top,
+            "cpu_op": ops[name][0][0] if name in ops else None,
+        })
+    rows.sort(key=lambda r: (-r["time_ns"], r["name"]))
     cumulative = 0
     for r in rows:
         cumulative += r["time_ns"]
@@ -116,26 +147,26 @@ def apply_cutoff(rows: list[dict], cutoff_pct: float) -> tuple[list[dict], dict]
     }
 
 
-def family_summary(kernels: list[dict]) -> list[dict]:
+@without_gc
+def family_summary(kernels: Kernels) -> list[dict]:
     """Time, share and count per family, largest first."""
-    total = sum(k["dur_ns"] for k in kernels)
-    agg: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for k in kernels:
-        agg[k["family"]][0] += k["dur_ns"]
-        agg[k["family"]][1] += 1
-    rows = [{"family": f, "time_ns": t, "share": t / total if total else 0.0, "launches": n}
-            for f, (t, n) in agg.items()]
+    t = as_table(kernels, ["family", "dur_ns"])
+    total = _sum(t.column("dur_ns"))
+    g = t.group_by("family", use_threads=False).aggregate([("dur_ns", "sum"), ("dur_ns", "count")])
+    rows = [{"family": f, "time_ns": tm, "share": tm / total if total else 0.0, "launches": n}
+            for f, tm, n in zip(*(g.column(c).to_pylist() for c in ("family", "dur_ns_sum", "dur_ns_count")))]
     return sorted(rows, key=lambda r: (-r["time_ns"], r["family"]))
 
 
-def coverage(kernels: list[dict]) -> dict:
+@without_gc
+def coverage(kernels: Kernels) -> dict:
     """How much kernel time reached a CPU op and a site, and by which attribution path."""
-    total = sum(k["dur_ns"] for k in kernels)
-    by_how: Counter = Counter()
-    for k in kernels:
-        by_how[k["attribution"]] += k["dur_ns"]
-    cpu = sum(k["dur_ns"] for k in kernels if k.get("cpu_op"))
-    site = sum(k["dur_ns"] for k in kernels if k.get("site"))
+    t = as_table(kernels, ["dur_ns", "attribution", "cpu_op", "site"])
+    total = _sum(t.column("dur_ns"))
+    g = t.group_by("attribution", use_threads=False).aggregate([("dur_ns", "sum")])
+    by_how = dict(zip(g.column("attribution").to_pylist(), g.column("dur_ns_sum").to_pylist()))
+    cpu = _sum(t.filter(_truthy(t.column("cpu_op"))).column("dur_ns"))
+    site = _sum(t.filter(_truthy(t.column("site"))).column("dur_ns"))
     return {
         "kernel_time_ns": total,
         "cpu_op_ns": cpu,
