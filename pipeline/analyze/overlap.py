@@ -1,18 +1,23 @@
 """Overlap-opportunity analysis: exposed vs hidden kernel time in one stage of one device.
 
-One sweep over the sorted interval endpoints (O(n log n)) yields the stage totals (busy,
-idle, launch-bound idle, multi-stream time, per-category-set time) and, per kernel, the
-time while another stream was active (hidden) or not (exposed). Rules and thresholds:
+One sweep over the sorted interval endpoints (O(n log n), `pipeline.analyze.sweep`) yields the
+stage totals (busy, idle, launch-bound idle, multi-stream time, per-category-set time) and, per
+kernel, the time while another stream was active (hidden) or not (exposed); Arrow group-bys
+fold the per-kernel figures into one row per display name. Rules and thresholds:
 `pipeline/catalog/overlap.toml`, explained in `docs/overlap.md`.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.analyze.sweep import DepRule, Sweep
+from pipeline.analyze.table import columns_of
+from pipeline.gc_pause import without_gc
 from pipeline.paths import read_catalog
 
 _LEVELS = ("low", "medium", "high")
@@ -62,232 +67,50 @@ class _Cols:
     devices: int
 
 
+_INPUT = ("name", "display_name", "family", "ts_ns", "dur_ns", "launch_ts_ns", "device", "stream", "site")
+
+
+def _input_lists(kernels: Any) -> list[Sequence]:
+    """The `_INPUT` columns as Python sequences, from records or a pyarrow.Table."""
+    if isinstance(kernels, pa.Table):
+        return [kernels.column(c).to_pylist() if c in kernels.column_names else [None] * kernels.num_rows
+                for c in _INPUT]
+    return columns_of(kernels, _INPUT)
+
+
 def _columns(kernels: Any) -> _Cols:
-    if hasattr(kernels, "column_names"):  # pyarrow.Table
-
-        def col(c: str) -> list:
-            return kernels.column(c).to_pylist() if c in kernels.column_names else [None] * kernels.num_rows
-
-    else:
-
-        def col(c: str) -> list:
-            return [k.get(c) for k in kernels]
-
-    name, disp, fam = col("name"), col("display_name"), col("family")
-    ts, dur, launch = col("ts_ns"), col("dur_ns"), col("launch_ts_ns")
-    device, stream = col("device"), col("stream")
+    name, disp, fam, ts, dur, launch, device, stream, site = _input_lists(kernels)
     t0 = min(ts) if ts else 0
-    keys = {(d, s) for d, s in zip(device, stream)}
+    keys = set(zip(device, stream))
     sid = {k: i for i, k in enumerate(sorted(keys, key=lambda k: (str(k[0]), str(k[1]))))}
     bad = sum(1 for d in dur if d is None or d < 0)
+    rel = [t - t0 for t in ts]
     return _Cols(
-        name=name,
+        name=list(name),
         row_key=[d or n for d, n in zip(disp, name)],
         family=[f or "other" for f in fam],
-        ts=[t - t0 for t in ts],
-        end=[t - t0 + max(d or 0, 0) for t, d in zip(ts, dur)],
+        ts=rel,
+        end=[t + d if d is not None and d > 0 else t for t, d in zip(rel, dur)],
         stream=[sid[k] for k in zip(device, stream)],
-        site=col("site"),
+        site=list(site),
         launch=[None if x is None else x - t0 for x in launch],
         t0=t0,
         bad_durations=bad,
-        devices=len({d for d in device}),
+        devices=len(set(device)),
     )
-
-
-# ---------------------------------------------------------------- dependency rule
-
-
-@dataclass
-class _Dep:
-    """Tight-gap and producer/consumer rule for stream neighbours (`[dep]` in the catalog)."""
-
-    gap_min: int
-    gap_max: int
-    gap_frac: float
-    pairs: set[tuple[str, str]]
-    ignore: tuple[str, ...]
-
-    @classmethod
-    def from_cfg(cls, d: dict) -> "_Dep":
-        return cls(
-            int(d["tight_gap_min_ns"]),
-            int(d["tight_gap_max_ns"]),
-            float(d["tight_gap_frac"]),
-            {(a, b) for a, b in d["pairs"]},
-            tuple(d["ignore_site_substrings"]),
-        )
-
-    def tight(self, gap: int, dur: int) -> bool:
-        return gap < min(self.gap_max, max(self.gap_min, self.gap_frac * dur))
-
-    def site_file(self, site: str | None) -> str | None:
-        if not site or any(s in site for s in self.ignore):
-            return None
-        return site.split(":", 1)[0]
 
 
 # ---------------------------------------------------------------- the sweep
 
+_Dep = DepRule  # names kept for benchmarks/overlap.py
 
-class _Sweep:
-    """One pass over all interval endpoints, sorted once (time; ends before starts).
 
-    Per stream only the earliest-started running kernel is *effective*; a later kernel on
-    the same stream (bad data, or programmatic dependent launch) is clipped to start when
-    the effective one ends. Running integrals (time with exactly one active stream, time
-    with >= 1 / >= 2 streams running category c) are snapshotted when a kernel becomes
-    effective and differenced when it ends, so per-kernel exposure costs O(1).
-    """
-
-    def __init__(self, c: _Cols, cat: list[int], ncat: int, dep: _Dep, launch_starts: list[int] | None,
-                 max_launch_gap: int):
-        n, ns = len(c.ts), max(c.stream, default=-1) + 1
-        self.c, self.cat, self.ncat, self.dep, self.launch_starts = c, cat, ncat, dep, launch_starts
-        self.max_launch_gap = max_launch_gap
-        self.sfile = [dep.site_file(s) for s in c.site]
-        self.queue: list[deque[int]] = [deque() for _ in range(ns)]
-        self.eff, self.last_eff, self.last_end = [-1] * ns, [-1] * ns, [0] * ns
-        self.ended = bytearray(n)
-        self.cat_cnt, self.g1, self.g2 = [0] * ncat, [0] * ncat, [0] * ncat
-        self.n_act = self.mask = self.single = 0
-        self.snap_e, self.snap_g = [0] * n, [0] * (n * ncat)
-        self.gap: tuple[int, int, list[int]] | None = None
-        # results
-        self.busy = self.multi = self.launch_bound = self.clipped_count = 0
-        self.long_idle = self.longest_gap = 0
-        self.by_mask = [0] * (1 << ncat)
-        self.exposed, self.clipped, self.launch_gap = [0] * n, [0] * n, [0] * n
-        self.hidden_by = [0] * (n * ncat)
-        self.risk = bytearray(n)
-
-    def run(self) -> "_Sweep":
-        c, n = self.c, len(self.c.ts)
-        live = [i for i in range(n) if c.end[i] > c.ts[i]]
-        keys = [(c.ts[i] * 2 + 1) * n + i for i in live] + [c.end[i] * 2 * n + i for i in live]
-        keys.sort()
-        cur = None
-        for key in keys:
-            i, q = key % n, key // n
-            t = q >> 1
-            if t != cur:
-                if self.gap:
-                    self._resolve_gap()
-                if cur is not None:
-                    self._account(cur, t)
-                cur = t
-            if q & 1:
-                self._start(i, t)
-            else:
-                self._end(i, t)
-        if self.gap:
-            self._resolve_gap()
-        return self
-
-    def _account(self, t0: int, t1: int) -> None:
-        """Credit the elementary segment [t0, t1) to the stage tallies."""
-        seg, na = t1 - t0, self.n_act
-        if not na:
-            self.gap = (t0, seg, [])
-            return
-        self.busy += seg
-        self.by_mask[self.mask] += seg
-        if na == 1:
-            self.single += seg
-        else:
-            self.multi += seg
-        cc, g1, g2 = self.cat_cnt, self.g1, self.g2
-        for j in range(self.ncat):
-            if cc[j]:
-                g1[j] += seg
-                if cc[j] > 1:
-                    g2[j] += seg
-
-    def _start(self, i: int, t: int) -> None:
-        s = self.c.stream[i]
-        self.queue[s].append(i)
-        if self.eff[s] == -1:
-            self.n_act += 1
-            self._activate(i, t, s)
-        else:
-            self.clipped_count += 1
-
-    def _end(self, i: int, t: int) -> None:
-        s = self.c.stream[i]
-        if self.eff[s] != i:  # ended while waiting behind a same-stream kernel: fully clipped
-            self.ended[i] = 1
-            self.clipped[i] = self.c.end[i] - self.c.ts[i]
-            return
-        self._finish(i, t, s)
-        q = self.queue[s]
-        q.popleft()
-        while q and self.ended[q[0]]:
-            q.popleft()
-        if q:
-            self._activate(q[0], t, s)
-        else:
-            self.eff[s] = -1
-            self.n_act -= 1
-
-    def _activate(self, h: int, t: int, s: int) -> None:
-        k, ncat = self.cat[h], self.ncat
-        self.eff[s] = h
-        self.clipped[h] = t - self.c.ts[h]
-        self.cat_cnt[k] += 1
-        self.mask |= 1 << k
-        self.snap_e[h] = self.single
-        base = h * ncat
-        for j in range(ncat):
-            self.snap_g[base + j] = self.g2[j] if j == k else self.g1[j]
-        p = self.last_eff[s]
-        if p >= 0:
-            self._mark_risk(p, h, t - self.last_end[s])
-        self.last_eff[s] = h
-        if self.gap:
-            self.gap[2].append(h)
-
-    def _finish(self, i: int, t: int, s: int) -> None:
-        k, ncat = self.cat[i], self.ncat
-        self.exposed[i] = self.single - self.snap_e[i]
-        base = i * ncat
-        for j in range(ncat):
-            self.hidden_by[base + j] = (self.g2[j] if j == k else self.g1[j]) - self.snap_g[base + j]
-        self.cat_cnt[k] -= 1
-        if not self.cat_cnt[k]:
-            self.mask &= ~(1 << k)
-        self.last_end[s] = t
-
-    def _mark_risk(self, p: int, h: int, gap: int) -> None:
-        """Set `p`'s next-side bit (2) and `h`'s prev-side bit (1) when they are tightly chained."""
-        c, dep, sf = self.c, self.dep, self.sfile
-        if not ((sf[p] is not None and sf[p] == sf[h]) or (c.family[p], c.family[h]) in dep.pairs):
-            return
-        if dep.tight(gap, c.end[h] - c.ts[h]):
-            self.risk[h] |= 1
-        if dep.tight(gap, c.end[p] - c.ts[p]):
-            self.risk[p] |= 2
-
-    def _resolve_gap(self) -> None:
-        """Launch-bound when the kernel that ends the gap was launched after the gap began."""
-        (g0, glen, starters), self.gap = self.gap, None
-        self.longest_gap = max(self.longest_gap, glen)
-        if glen > self.max_launch_gap:  # between-step / host stall, not launch overhead
-            self.long_idle += glen
-            return
-        launch = self.c.launch
-        known = [h for h in starters if launch[h] is not None]
-        if known:
-            h = max(known, key=lambda x: launch[x])
-            bound = launch[h] > g0
-        elif self.launch_starts and starters:
-            h = starters[0]
-            j = bisect.bisect_left(self.launch_starts, g0)
-            bound = j < len(self.launch_starts) and self.launch_starts[j] < g0 + glen
-        else:
-            return
-        if bound:
-            self.launch_bound += glen
-            self.launch_gap[h] += glen
+def _Sweep(c: _Cols, cat: list[int], ncat: int, dep: DepRule, launch_starts: list[int] | None,
+           max_launch_gap: int) -> Sweep:
+    """A `Sweep` over `c` (call ``.run()``)."""
+    sfile_of = {s: dep.site_file(s) for s in set(c.site)}
+    return Sweep(c.ts, c.end, c.stream, cat, ncat, c.launch, c.family, [sfile_of[s] for s in c.site], dep,
+                 launch_starts, max_launch_gap)
 
 
 # ---------------------------------------------------------------- rows
@@ -313,27 +136,46 @@ class _Acc:
         self.hidden_by = [0] * self.ncat
 
 
-def _accumulate(c: _Cols, sw: _Sweep, ncat: int) -> list[_Acc]:
-    """Fold the per-kernel tallies into one accumulator per display name (O(n))."""
-    idx: dict[str, _Acc] = {}
-    for i, key in enumerate(c.row_key):
-        a = idx.get(key)
-        if a is None:
-            a = idx[key] = _Acc(key, ncat)
-        d = c.end[i] - c.ts[i]
-        a.time += d
-        a.count += 1
-        a.exposed += sw.exposed[i]
-        a.clipped += sw.clipped[i]
-        a.launch_gap += sw.launch_gap[i]
-        a.fam_time[c.family[i]] = a.fam_time.get(c.family[i], 0) + d + 1
-        if c.site[i]:
-            a.site_time[c.site[i]] = a.site_time.get(c.site[i], 0) + d + 1
-        bits = sw.risk[i]
-        a.risk_time[2 if bits == 3 else 1 if bits else 0] += d
-        for j in range(ncat):
-            a.hidden_by[j] += sw.hidden_by[i * ncat + j]
-    return list(idx.values())
+def _weights(keys: pa.Array, values: pa.Array, weight: pa.Array) -> dict[str, dict[str, int]]:
+    """Per key, ``{value: summed weight}`` (the table `_top` picks from)."""
+    g = pa.table({"k": keys, "v": values, "w": weight}).group_by(["k", "v"], use_threads=False).aggregate(
+        [("w", "sum")])
+    out: dict[str, dict[str, int]] = {}
+    for k, v, w in zip(g.column("k").to_pylist(), g.column("v").to_pylist(), g.column("w_sum").to_pylist()):
+        out.setdefault(k, {})[v] = w
+    return out
+
+
+def _accumulate(c: _Cols, sw: Sweep, ncat: int) -> list[_Acc]:
+    """Fold the per-kernel tallies into one accumulator per display name (Arrow group-bys)."""
+    n = len(c.ts)
+    if not n:
+        return []
+    d = pc.subtract(pa.array(c.end, pa.int64()), pa.array(c.ts, pa.int64()))
+    risk = pa.Array.from_buffers(pa.uint8(), n, [None, pa.py_buffer(bytes(sw.risk))])
+    level = pc.if_else(pc.equal(risk, 3), 2, pc.if_else(pc.equal(risk, 0), 0, 1))
+    keys = pa.array(c.row_key, pa.string())
+    cols = {"key": keys, "d": d, "exposed": pa.array(sw.exposed, pa.int64()),
+            "clipped": pa.array(sw.clipped, pa.int64()), "launch_gap": pa.array(sw.launch_gap, pa.int64()),
+            **{f"h{j}": pa.array(sw.hidden_by[j::ncat], pa.int64()) for j in range(ncat)},
+            **{f"r{lv}": pc.if_else(pc.equal(level, lv), d, 0) for lv in range(3)}}
+    sums = [c for c in cols if c != "key"]
+    g = pa.table(cols).group_by("key", use_threads=False).aggregate(
+        [("d", "count"), *((c, "sum") for c in sums)])
+    weight = pc.add(d, 1)
+    fam_time = _weights(keys, pa.array(c.family, pa.string()), weight)
+    site = pa.array(c.site, pa.string())
+    has_site = pc.and_kleene(pc.is_valid(site), pc.not_equal(site, ""))
+    site_time = _weights(keys.filter(has_site), site.filter(has_site), weight.filter(has_site))
+    out = []
+    for row in g.to_pylist():
+        a = _Acc(row["key"], ncat, time=row["d_sum"], count=row["d_count"], exposed=row["exposed_sum"],
+                 clipped=row["clipped_sum"], launch_gap=row["launch_gap_sum"],
+                 fam_time=fam_time.get(row["key"], {}), site_time=site_time.get(row["key"], {}),
+                 risk_time=[row[f"r{lv}_sum"] for lv in range(3)])
+        a.hidden_by = [row[f"h{j}_sum"] for j in range(ncat)]
+        out.append(a)
+    return out
 
 
 def _top(weights: dict[str, int]) -> str | None:
@@ -468,6 +310,7 @@ def _hta_view(cat_overlap: dict[str, int], busy: int, idle: int, window: int) ->
     }
 
 
+@without_gc
 def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config: dict | None = None) -> dict:
     """Exposed vs hidden time of one stage of one device's kernels (list of dicts or pyarrow.Table).
 
@@ -479,7 +322,7 @@ def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config:
     c = _columns(kernels)
     cat = [fam_to_cat.get(f, default_cat) for f in c.family]
     launch_starts = sorted(l["ts_ns"] - c.t0 for l in launches) if launches else None
-    sw = _Sweep(c, cat, len(cat_names), _Dep.from_cfg(cfg["dep"]), launch_starts,
+    sw = _Sweep(c, cat, len(cat_names), DepRule.from_cfg(cfg["dep"]), launch_starts,
                 int(cfg["launch"]["max_gap_ns"])).run()
     streams = len(set(c.stream))
     window = max(c.end, default=0)
