@@ -217,21 +217,19 @@ class _Stage:
         return cls(list(name), list(display), list(family), list(ts), list(dur), list(op), list(site),
                    list(index), ids, seqs, at, members)
 
-    def gap(self, prev: int, cur: int) -> int:
-        return self.ts[cur] - (self.ts[prev] + self.dur[prev])
-
 
 def _walk(p: Pattern, st: _Stage, seq: list[int], start: int, first: int, hits: list, glue: list) -> list[int]:
     """Positions in `seq` matching chain elements first, first+1, ... from `start`; glue skipped.
 
     `hits` and `glue` are per distinct (name, family) pair (`_Stage.ids`).
     """
-    ids = st.ids
+    ids, ts, dur, n, max_gap = st.ids, st.ts, st.dur, len(p.chain), p.max_gap_ns
     taken, elem, j = [start], first + 1, start + 1
-    while elem < len(p.chain) and j < len(seq):
-        if st.gap(seq[j - 1], seq[j]) > p.max_gap_ns:
+    while elem < n and j < len(seq):
+        prev, cur = seq[j - 1], seq[j]
+        if ts[cur] - (ts[prev] + dur[prev]) > max_gap:
             break
-        d = ids[seq[j]]
+        d = ids[cur]
         if hits[d][elem]:
             taken.append(j)
             elem += 1
@@ -246,47 +244,64 @@ def _one_launch_group(st: _Stage, idx: list[int]) -> bool:
     return len(ops) == 1 and None not in ops
 
 
-def _scan(p: Pattern, st: _Stage, hits: list, glue: list) -> tuple[list[list[int]], int, list[int]]:
-    """Full split chains (leftmost, non-overlapping), launch-group count, best partial run.
+def _candidates(st: _Stage, seq_no: int, ids: set[int]) -> list[int]:
+    """Positions in sequence `seq_no` of kernels whose distinct pair is in `ids`, ascending."""
+    where = st.at[seq_no]
+    if len(ids) <= len(where):
+        runs = [where[d] for d in ids if d in where]
+    else:
+        runs = [at for d, at in where.items() if d in ids]
+    return sorted(pos for at in runs for pos in at)
 
-    Only positions whose kernel matches some chain element can start a run, so each sequence
-    is visited at those positions only. Cost: O(candidates x chain length^2) per pattern; walks
-    stop at the first non-glue mismatch.
+
+def _scan(p: Pattern, st: _Stage, hits: list, glue: list) -> tuple[list[list[int]], int]:
+    """Full split chains (leftmost, non-overlapping) and how many were one launch group.
+
+    A chain can only start at a kernel matching its first element, so each sequence is
+    visited at those positions only. Cost: O(candidates x chain length) per pattern; walks stop
+    at the first non-glue mismatch.
     """
     chains: list[list[int]] = []
     grouped = 0
-    best: list[int] = []  # chain element indices of the longest in-order run
     n = len(p.chain)
-    starters = {d for d, row in enumerate(hits) if any(row)}
-    for seq, where in zip(st.seqs, st.at):
-        if len(starters) <= len(where):
-            runs = [where[d] for d in starters if d in where]
-        else:
-            runs = [at for d, at in where.items() if d in starters]
-        candidates = sorted(pos for at in runs for pos in at)
-        s = 0  # the next position a run may start at
-        for c in candidates:
+    heads = {d for d, row in enumerate(hits) if row[0]}
+    for seq_no, seq in enumerate(st.seqs):
+        s = 0  # the next position a chain may start at
+        for c in _candidates(st, seq_no, heads):
             if c < s:
                 continue
-            s = c
+            pos = _walk(p, st, seq, c, 0, hits, glue)
+            if len(pos) < n:
+                s = c + 1
+                continue
+            taken = [seq[j] for j in pos]
+            if _one_launch_group(st, taken):
+                grouped += 1
+            else:
+                chains.append(taken)
+            s = pos[-1] + 1
+    return chains, grouped
+
+
+def _best_run(p: Pattern, st: _Stage, hits: list, glue: list) -> list[int]:
+    """Chain element indices of the longest in-order run of adjacent kernels (first found wins).
+
+    Only asked for when no full chain matched anywhere, so every matching position is a start.
+    """
+    best: list[int] = []
+    n = len(p.chain)
+    starters = {d for d, row in enumerate(hits) if any(row)}
+    for seq_no, seq in enumerate(st.seqs):
+        for s in _candidates(st, seq_no, starters):
             row = hits[st.ids[seq[s]]]
-            if row[0]:
-                pos = _walk(p, st, seq, s, 0, hits, glue)
-                if len(pos) == n:
-                    taken = [seq[j] for j in pos]
-                    if _one_launch_group(st, taken):
-                        grouped += 1
-                    else:
-                        chains.append(taken)
-                    s = pos[-1] + 1
-                    continue
             for first in range(n):
                 if row[first] and n - first > len(best):
                     run = len(_walk(p, st, seq, s, first, hits, glue))
                     if run > len(best):
                         best = list(range(first, first + run))
-            s += 1
-    return chains, grouped, best
+            if len(best) >= n - 1:  # a run of n would have been a full chain: nothing can beat this
+                return best
+    return best
 
 
 def near_miss_level(chain_len: int, run: int, present: int) -> str | None:
@@ -413,14 +428,14 @@ def match_fusions(
             continue
         fused, hits, glue = _classify_names(p, st.distinct)
         fused_idx = sorted(i for d, f in enumerate(fused) if f for i in st.members[d])
-        chains, grouped, run = [], 0, []
+        chains, grouped = [], 0
         if split_allowed(p, tp=tp, model=model):
-            chains, grouped, run = _scan(p, st, hits, glue)
+            chains, grouped = _scan(p, st, hits, glue)
         if fused_idx or chains:
             fusions.append(_fusion_item(p, st, fused_idx, chains, framework, total_time_ns))
         elif grouped == 0 and split_allowed(p, tp=tp, model=model):
             present = {e for row in hits for e, h in enumerate(row) if h}  # every distinct pair occurs
-            item = _near_miss_item(p, run, present)
+            item = _near_miss_item(p, _best_run(p, st, hits, glue), present)
             if item:
                 near.append(item)
     fusions = _drop_subsumed(fusions, patterns if patterns is not None else _load())
