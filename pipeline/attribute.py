@@ -19,7 +19,7 @@ from pipeline.classify import classify, display_name
 from pipeline.frames import choose_site, display_frame
 from pipeline.gc_pause import paused_gc
 from pipeline.paths import read_sql
-from pipeline.stacks import StackIndex
+from pipeline.stacks import EMPTY, StackIndex
 from pipeline.stage import assign_steps, build_steps
 from pipeline.store import query_dicts, transaction
 
@@ -74,11 +74,12 @@ def _stack_index(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> StackI
 
 def _stack_ids(cols: dict[str, list], found: tuple[list[int], list[str], list[int]], stacks: StackIndex) -> list[int]:
     """Per link row, the id of the Python stack enclosing its anchor point (EMPTY when none)."""
-    ids = [0] * len(cols["file_id"])
+    ids = [EMPTY] * len(cols["file_id"])
     file_col, anchor_ts = cols["file_id"], cols["anchor_ts_ns"]
-    for i, pid, python_id in zip(*found):
-        inner = stacks.enclosing(file_col[i], pid, python_id, anchor_ts[i])
-        ids[i] = stacks.stack_id(file_col[i], pid, inner)
+    rows, pids, python_ids = found
+    anchors = ((file_col[i], pid, python_id, anchor_ts[i]) for i, pid, python_id in zip(rows, pids, python_ids))
+    for i, sid in zip(rows, stacks.anchor_stack_ids(anchors)):
+        ids[i] = sid
     return ids
 
 

@@ -8,6 +8,8 @@ chain is walked once however many kernels sit under it, and callers compute per-
 
 from __future__ import annotations
 
+from typing import Iterable
+
 MAX_STACK = 256  # innermost frames kept of a deeper (or cyclic) chain
 EMPTY = 0  # stack id of the empty stack
 _DEEP = -1  # memo marker: the chain is longer than MAX_STACK, walk it explicitly
@@ -50,6 +52,34 @@ class StackIndex:
         if sid is None:
             sid = self._walk(key)
         return sid if sid != _DEEP else self._deep_id(key)
+
+    def anchor_stack_ids(self, anchors: Iterable[tuple[int, str, int | None, int]]) -> list[int]:
+        """`stack_id` of `enclosing` for each ``(file_id, pid, python_id, ts_ns)``, in one loop."""
+        frames, memo, out = self._frames, self._memo, []
+        for file_id, pid, cur, ts_ns in anchors:
+            hops = 0
+            while cur is not None and hops < MAX_STACK:  # `enclosing`, inlined
+                frame = frames.get((file_id, pid, cur))
+                if frame is None:
+                    cur = None
+                elif frame[2] is None or frame[2] >= ts_ns:
+                    break
+                else:
+                    cur, hops = frame[0], hops + 1
+            else:
+                out.append(EMPTY)
+                continue
+            key = (file_id, pid, cur)
+            sid = memo.get(key)
+            if sid is None:
+                parent = frame[0]
+                known = EMPTY if parent is None else memo.get((file_id, pid, parent))
+                if known is not None and known != _DEEP:  # the usual case: the caller's frame is known
+                    sid = memo[key] = self._node(known, frame[1])
+                else:
+                    sid = self._walk(key)
+            out.append(sid if sid != _DEEP else self._deep_id(key))
+        return out
 
     def names(self, sid: int) -> tuple[str, ...]:
         """Raw frame names of stack `sid`, outermost → innermost."""

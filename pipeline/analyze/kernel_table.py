@@ -97,8 +97,9 @@ def kernel_rows(kernels: Kernels) -> list[dict]:
     """All rows by display name, largest first, with cumulative share."""
     t = as_table(kernels, ["display_name", "family", "dur_ns", "site", "is_graph", "cpu_op"])
     total = _sum(t.column("dur_ns"))
-    order = pc.sort_indices(t, [("display_name", "ascending"), ("dur_ns", "ascending")])
-    ordered = t.take(order).append_column("pos", pa.array(range(t.num_rows), pa.int64()))
+    keys = t.select(["display_name", "dur_ns", ROW])
+    ordered = keys.take(pc.sort_indices(keys, [("display_name", "ascending"), ("dur_ns", "ascending")]))
+    ordered = ordered.append_column("pos", pa.array(range(t.num_rows), pa.int64()))
     groups = ordered.group_by("display_name", use_threads=False).aggregate(
         [("dur_ns", "sum"), ("dur_ns", "count"), ("dur_ns", "max"), (ROW, "min"), ("pos", "min")])
     names, times, counts, maxes, firsts, starts = (groups.column(c).to_pylist() for c in (

@@ -17,7 +17,7 @@ from pipeline.analyze.table import Kernels, as_table, run_sql
 from pipeline.gc_pause import without_gc
 
 _COLUMNS = ["file_id", "cpu_op_ev", "is_graph", "attribution", "ts_ns", "ev", "display_name", "cpu_op", "site",
-            "stack", "dur_ns"]
+            "stack_id", "dur_ns"]
 
 
 @without_gc

@@ -75,7 +75,10 @@ class Sweep:
 
     def run(self) -> "Sweep":  # noqa: C901 - one loop on purpose: it runs 2n times
         ts, end, stream, cat, ncat = self.ts, self.end, self.stream, self.cat, self.ncat
-        family, sfile, pairs, tight = self.family, self.site_file, self.dep.pairs, self.dep.tight
+        family, sfile, pairs = self.family, self.site_file, self.dep.pairs
+        gap_min, gap_max, gap_frac = self.dep.gap_min, self.dep.gap_max, self.dep.gap_frac
+        launch, launch_gap, launch_starts, max_gap = self.launch, self.launch_gap, self.launch_starts, self.max_launch_gap
+        longest_gap = long_idle = launch_bound = 0
         exposed, clipped, hidden_by, risk = self.exposed, self.clipped, self.hidden_by, self.risk
         n, ns = len(ts), max(stream, default=-1) + 1
         cats = range(ncat)
@@ -96,9 +99,29 @@ class Sweep:
             i, q = key % n, key // n
             t = q >> 1
             if t != cur:
-                if gap is not None:
-                    self._resolve_gap(gap)
+                if gap is not None:  # `_resolve_gap`, inlined: a gap ends at most once per point in time
+                    g0, glen, starters = gap
                     gap = None
+                    if glen > longest_gap:
+                        longest_gap = glen
+                    if glen > max_gap:
+                        long_idle += glen
+                    else:
+                        h = -1
+                        for x in starters:  # the latest-launched starter; ties: the first
+                            if launch[x] is not None and (h < 0 or launch[x] > launch[h]):
+                                h = x
+                        if h >= 0:
+                            bound = launch[h] > g0
+                        elif launch_starts and starters:
+                            h = starters[0]
+                            j = bisect.bisect_left(launch_starts, g0)
+                            bound = j < len(launch_starts) and launch_starts[j] < g0 + glen
+                        else:
+                            bound = False
+                        if bound:
+                            launch_bound += glen
+                            launch_gap[h] += glen
                 if cur is not None and not n_act:
                     gap = (cur, t - cur, [])
                 cur = t
@@ -175,17 +198,18 @@ class Sweep:
                          else g1_acc[j] + (t - g1_since[j] if cat_cnt[j] else 0) for j in cats]
             p = last_eff[s]
             if p >= 0 and ((sfile[p] is not None and sfile[p] == sfile[h]) or (family[p], family[h]) in pairs):
-                gap_ns = t - last_end[s]
-                if tight(gap_ns, end[h] - ts[h]):
+                gap_ns = t - last_end[s]  # DepRule.tight, inlined
+                if gap_ns < min(gap_max, max(gap_min, gap_frac * (end[h] - ts[h]))):
                     risk[h] |= 1
-                if tight(gap_ns, end[p] - ts[p]):
+                if gap_ns < min(gap_max, max(gap_min, gap_frac * (end[p] - ts[p]))):
                     risk[p] |= 2
             last_eff[s] = h
             if gap is not None:
                 gap[2].append(h)
+        self.busy, self.single, self.multi, self.clipped_count = busy_acc, one_acc, multi_acc, clipped_count
+        self.longest_gap, self.long_idle, self.launch_bound = longest_gap, long_idle, launch_bound
         if gap is not None:
             self._resolve_gap(gap)
-        self.busy, self.single, self.multi, self.clipped_count = busy_acc, one_acc, multi_acc, clipped_count
         return self
 
     def _resolve_gap(self, gap: tuple[int, int, list[int]]) -> None:

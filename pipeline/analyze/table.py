@@ -24,14 +24,14 @@ from pipeline.paths import read_sql
 Kernels = Union[Sequence[dict], pa.Table]
 
 KERNEL_COLUMNS: dict[str, pa.DataType] = {
-    "file_id": pa.int64(), "ev": pa.int64(), "kind": pa.string(), "name": pa.string(),
+    "file_id": pa.int64(), "ev": pa.int64(), "name": pa.string(),
     "display_name": pa.string(), "family": pa.string(), "ts_ns": pa.int64(), "dur_ns": pa.int64(),
     "stream": pa.int64(), "device": pa.int64(), "launch_ts_ns": pa.int64(), "is_graph": pa.bool_(),
-    "cpu_op_ev": pa.int64(), "cpu_op": pa.string(), "site": pa.string(), "stack": pa.list_(pa.string()),
+    "cpu_op_ev": pa.int64(), "cpu_op": pa.string(), "site": pa.string(), "stack_id": pa.int64(),
     "step": pa.int64(), "attribution": pa.string(),
 }
 ROW = "i"  # row position column added by `as_table`
-STACK_ID = "stack_id"  # content id of `stack`, added by `as_table`
+STACK_ID = "stack_id"  # content id of the record's `stack` list: equal ids ⇔ equal stacks
 
 _LOCAL = threading.local()
 
@@ -85,45 +85,44 @@ def to_array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
         return pa.array(values)  # e.g. float durations: keep what the caller gave
 
 
+def _stack_ids(kernels: Kernels) -> pa.Array:
+    if isinstance(kernels, pa.Table):
+        if "stack" not in kernels.column_names:
+            return pa.array([0] * kernels.num_rows, pa.int64())
+        stacks = kernels.column("stack").to_pylist()
+    else:
+        stacks = columns_of(kernels, ["stack"])[0]
+    return pa.array(list_ids(stacks)[1], pa.int64())
+
+
 def as_table(kernels: Kernels, columns: Sequence[str] | None = None) -> pa.Table:
     """`kernels` as a table with `columns` (default: all of KERNEL_COLUMNS) and ``i``.
 
-    With ``stack`` among the columns the table also gets ``stack_id``: equal ids ⇔ equal stacks
-    (an integer to group by instead of the list). A table passed in keeps its columns' values;
-    when `columns` is given, only those (plus ``i`` and ``stack_id``) are kept, so later takes
-    and filters do not copy columns nobody reads.
+    ``stack_id`` stands for the ``stack`` list (an integer to group by; the lists themselves are
+    not copied). A table passed in keeps its columns' values; when `columns` is given, only those
+    (plus ``i``) are kept, so later takes and filters do not copy columns nobody reads.
     """
     names = list(columns if columns is not None else KERNEL_COLUMNS)
     if isinstance(kernels, pa.Table):
         table = kernels
         for name in names:
             type_ = KERNEL_COLUMNS.get(name, pa.null())
-            if name not in table.column_names:
+            if name == STACK_ID and name not in table.column_names:
+                table = table.append_column(name, _stack_ids(table))
+            elif name not in table.column_names:
                 table = table.append_column(name, pa.nulls(table.num_rows, type_))
             elif pa.types.is_null(table.schema.field(name).type):  # all-null column read without a type
                 table = table.set_column(table.column_names.index(name), name, pa.nulls(table.num_rows, type_))
-        if "stack" in names and STACK_ID not in table.column_names:
-            table = table.append_column(STACK_ID, pa.array(list_ids(table.column("stack").to_pylist())[1], pa.int64()))
         if ROW not in table.column_names:
             table = table.append_column(ROW, pa.array(range(table.num_rows), pa.int64()))
-        if columns is None:
-            return table
-        return table.select([*names, *([STACK_ID] if "stack" in names else []), ROW])  # zero-copy
+        return table if columns is None else table.select([*names, ROW])  # zero-copy
     with paused_gc():
-        values = columns_of(kernels, names)
-        arrays, out_names = [], []
-        for name, v in zip(names, values):
-            type_ = KERNEL_COLUMNS.get(name, pa.null())
-            if name == "stack":
-                distinct, ids = list_ids(v)
-                ids_array = pa.array(ids, pa.int64())
-                arrays += [pa.array(distinct, type_).take(ids_array), ids_array]
-                out_names += [name, STACK_ID]
-            else:
-                arrays.append(to_array(v, type_))
-                out_names.append(name)
-        arrays.append(pa.array(range(len(kernels)), pa.int64()))
-    return pa.Table.from_arrays(arrays, names=[*out_names, ROW])
+        plain = [n for n in names if n != STACK_ID]
+        arrays = {n: to_array(v, KERNEL_COLUMNS.get(n, pa.null())) for n, v in zip(plain, columns_of(kernels, plain))}
+        if STACK_ID in names:
+            arrays[STACK_ID] = _stack_ids(kernels)
+        arrays[ROW] = pa.array(range(len(kernels)), pa.int64())
+    return pa.Table.from_arrays([arrays[n] for n in [*names, ROW]], names=[*names, ROW])
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
