@@ -155,9 +155,9 @@ def _accumulate(c: _Cols, sw: Sweep, ncat: int) -> list[_Acc]:
     risk = pa.Array.from_buffers(pa.uint8(), n, [None, pa.py_buffer(bytes(sw.risk))])
     level = pc.if_else(pc.equal(risk, 3), 2, pc.if_else(pc.equal(risk, 0), 0, 1))
     keys = pa.array(c.row_key, pa.string())
-    cols = {"key": keys, "d": d, "exposed": pa.array(sw.exposed, pa.int64()),
+    cols = {"key": keys, "d": d, "exposed": sw.exposed,
             "clipped": pa.array(sw.clipped, pa.int64()), "launch_gap": pa.array(sw.launch_gap, pa.int64()),
-            **{f"h{j}": pa.array(sw.hidden_by[j::ncat], pa.int64()) for j in range(ncat)},
+            **{f"h{j}": sw.hidden[j] for j in range(ncat)},
             **{f"r{lv}": pc.if_else(pc.equal(level, lv), d, 0) for lv in range(3)}}
     sums = [c for c in cols if c != "key"]
     g = pa.table(cols).group_by("key", use_threads=False).aggregate(

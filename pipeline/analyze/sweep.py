@@ -3,19 +3,28 @@
 Points are sorted by (time, ends before starts, kernel index): O(n log n). Per stream only
 the earliest-started running kernel is *effective*; a later kernel on the same stream (bad
 data, or programmatic dependent launch) waits in a FIFO and is clipped to start when the
-effective one ends. Running integrals — time with exactly one / at least one / at least two
-active streams, time with at least one / two running kernels of category c, time per set of
-running categories — are kept as ``accumulated + (now - since)`` and only touched when their
-condition flips, so no per-segment loop is needed. A kernel snapshots them when it becomes
-effective and differences them when it ends: per-kernel exposure costs O(number of categories).
+effective one ends. The Python loop keeps only that queue, the idle gaps and the neighbour
+(dependency) rule, and records when each kernel became effective.
+
+Everything that integrates over time — busy, single- and multi-stream time, time per set of
+running categories, and per kernel the time while it ran alone (exposed) or beside a kernel of
+category c (hidden) — is computed afterwards from the effective intervals with Arrow: sort the
+interval ends once, prefix-sum the counts of running streams / kernels per category, prefix-sum
+each condition's segment lengths, and difference those sums at each kernel's own two points.
 Rules: `docs/overlap.md`.
 """
 
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import deque
 from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.gc_pause import without_gc
 
 
 @dataclass(frozen=True)
@@ -46,8 +55,8 @@ class Sweep:
     """Stage tallies and per-kernel exposure of kernels given as parallel lists (times relative, ns).
 
     After `run`: ``busy, single, multi, by_mask, launch_bound, long_idle, longest_gap,
-    clipped_count`` (stage) and ``exposed, clipped, launch_gap, risk`` (per kernel),
-    ``hidden_by[i * ncat + j]`` (per kernel and category).
+    clipped_count`` (stage); ``clipped, launch_gap, risk`` (per kernel, Python sequences);
+    ``exposed`` and ``hidden[j]`` per category j (per kernel, Arrow int64 arrays).
     """
 
     def __init__(self, ts: list[int], end: list[int], stream: list[int], cat: list[int], ncat: int,
@@ -60,53 +69,68 @@ class Sweep:
         self.busy = self.single = self.multi = self.launch_bound = self.clipped_count = 0
         self.long_idle = self.longest_gap = 0
         self.by_mask = [0] * (1 << ncat)
-        self.exposed, self.clipped, self.launch_gap = [0] * n, [0] * n, [0] * n
-        self.hidden_by = [0] * (n * ncat)
+        self.clipped, self.launch_gap = [0] * n, [0] * n
         self.risk = bytearray(n)
+        self.exposed = pa.array([0] * n, pa.int64())
+        self.hidden = [self.exposed] * ncat
+        # the effective intervals' ends as the loop meets them (time order): kernel h becoming
+        # effective is recorded as h, kernel i finishing as ~i; where each kernel's two ends are
+        self.points = array("q")
+        self.point_at = array("q")
+        self.opened = array("q", [-1]) * n  # -1: never effective
+        self.closed = array("q", [-1]) * n
 
     def _points(self) -> list[int]:
         """Sorted keys ``(2·time + is_start)·n + i`` of every kernel with a positive duration."""
         ts, end, n = self.ts, self.end, len(self.ts)
+        if n and max(end) < (2**62 - 2 * n) // (2 * n) and min(ts) >= 0:  # fits in int64: sort in Arrow
+            start, stop = pa.array(ts, pa.int64()), pa.array(end, pa.int64())
+            row = pa.array(range(n), pa.int64())
+            live = pc.greater(stop, start)
+            keys = pa.concat_arrays([
+                pc.add(pc.multiply(pc.add(pc.multiply(start, 2), 1), n), row).filter(live),
+                pc.add(pc.multiply(stop, 2 * n), row).filter(live),
+            ])
+            return keys.take(pc.array_sort_indices(keys)).to_pylist()
         live = [i for i in range(n) if end[i] > ts[i]]
         keys = [(ts[i] * 2 + 1) * n + i for i in live]
         keys += [end[i] * 2 * n + i for i in live]
         keys.sort()
         return keys
 
-    def run(self) -> "Sweep":  # noqa: C901 - one loop on purpose: it runs 2n times
-        ts, end, stream, cat, ncat = self.ts, self.end, self.stream, self.cat, self.ncat
+    @without_gc
+    def run(self) -> "Sweep":
+        self._walk()
+        self._integrate()
+        return self
+
+    def _walk(self) -> None:  # noqa: C901 - one loop on purpose: it runs 2n times
+        """The event loop: per-stream FIFO, clipping, idle gaps, neighbour risk, activation times."""
+        ts, end, stream = self.ts, self.end, self.stream
         family, sfile, pairs = self.family, self.site_file, self.dep.pairs
         gap_min, gap_max, gap_frac = self.dep.gap_min, self.dep.gap_max, self.dep.gap_frac
         launch, launch_gap, launch_starts, max_gap = self.launch, self.launch_gap, self.launch_starts, self.max_launch_gap
-        longest_gap = long_idle = launch_bound = 0
-        exposed, clipped, hidden_by, risk = self.exposed, self.clipped, self.hidden_by, self.risk
+        clipped, risk, points, point_at, opened, closed = (
+            self.clipped, self.risk, self.points, self.point_at, self.opened, self.closed)
         n, ns = len(ts), max(stream, default=-1) + 1
-        cats = range(ncat)
         queue: list[deque[int]] = [deque() for _ in range(ns)]
         eff, last_eff, last_end = [-1] * ns, [-1] * ns, [0] * ns
         ended = bytearray(n)
-        cat_cnt = [0] * ncat
-        snap_e = [0] * n
-        snap_g: list[list[int]] = [[]] * n
-        # integrals: value at t = acc + (t - since) while the condition holds
-        one_acc = one_since = busy_acc = busy_since = multi_acc = multi_since = 0
-        g1_acc, g1_since, g2_acc, g2_since = [0] * ncat, [0] * ncat, [0] * ncat, [0] * ncat
-        by_mask, mask, mask_since = self.by_mask, 0, 0
-        n_act = clipped_count = 0
+        n_act = clipped_count = longest_gap = long_idle = launch_bound = 0
         gap: tuple[int, int, list[int]] | None = None
         cur: int | None = None
         for key in self._points():
             i, q = key % n, key // n
             t = q >> 1
             if t != cur:
-                if gap is not None:  # `_resolve_gap`, inlined: a gap ends at most once per point in time
+                if gap is not None:  # a gap is resolved once, at the next point in time after it ended
                     g0, glen, starters = gap
                     gap = None
                     if glen > longest_gap:
                         longest_gap = glen
-                    if glen > max_gap:
+                    if glen > max_gap:  # between-step / host stall, not launch overhead
                         long_idle += glen
-                    else:
+                    else:  # launch-bound when the kernel that ends the gap was launched after it began
                         h = -1
                         for x in starters:  # the latest-launched starter; ties: the first
                             if launch[x] is not None and (h < 0 or launch[x] > launch[h]):
@@ -131,11 +155,6 @@ class Sweep:
                 if eff[s] != -1:
                     clipped_count += 1
                     continue
-                if not n_act:
-                    busy_since = one_since = t
-                elif n_act == 1:
-                    one_acc += t - one_since
-                    multi_since = t
                 n_act += 1
                 h = i
             else:  # end
@@ -143,59 +162,25 @@ class Sweep:
                     ended[i] = 1
                     clipped[i] = end[i] - ts[i]
                     continue
-                k = cat[i]
-                e1 = one_acc + (t - one_since if n_act == 1 else 0)
-                exposed[i] = e1 - snap_e[i]
-                snap, base = snap_g[i], i * ncat
-                for j in cats:
-                    if j == k:
-                        now = g2_acc[j] + (t - g2_since[j] if cat_cnt[j] > 1 else 0)
-                    else:
-                        now = g1_acc[j] + (t - g1_since[j] if cat_cnt[j] else 0)
-                    hidden_by[base + j] = now - snap[j]
-                c = cat_cnt[k]
-                if c == 1:
-                    g1_acc[k] += t - g1_since[k]
-                    if mask:
-                        by_mask[mask] += t - mask_since
-                    mask &= ~(1 << k)
-                    mask_since = t
-                elif c == 2:
-                    g2_acc[k] += t - g2_since[k]
-                cat_cnt[k] = c - 1
                 last_end[s] = t
+                closed[i] = len(points)
+                points.append(~i)
+                point_at.append(t)
                 qs = queue[s]
                 qs.popleft()
                 while qs and ended[qs[0]]:
                     qs.popleft()
                 if not qs:
                     eff[s] = -1
-                    if n_act == 1:
-                        one_acc += t - one_since
-                        busy_acc += t - busy_since
-                    elif n_act == 2:
-                        multi_acc += t - multi_since
-                        one_since = t
                     n_act -= 1
                     continue
                 h = qs[0]
             # h becomes the effective kernel of stream s at t
-            k = cat[h]
             eff[s] = h
             clipped[h] = t - ts[h]
-            c = cat_cnt[k]
-            if not c:
-                g1_since[k] = t
-                if mask:
-                    by_mask[mask] += t - mask_since
-                mask |= 1 << k
-                mask_since = t
-            elif c == 1:
-                g2_since[k] = t
-            cat_cnt[k] = c + 1
-            snap_e[h] = one_acc + (t - one_since if n_act == 1 else 0)
-            snap_g[h] = [g2_acc[j] + (t - g2_since[j] if cat_cnt[j] > 1 else 0) if j == k
-                         else g1_acc[j] + (t - g1_since[j] if cat_cnt[j] else 0) for j in cats]
+            opened[h] = len(points)
+            points.append(h)
+            point_at.append(t)
             p = last_eff[s]
             if p >= 0 and ((sfile[p] is not None and sfile[p] == sfile[h]) or (family[p], family[h]) in pairs):
                 gap_ns = t - last_end[s]  # DepRule.tight, inlined
@@ -206,17 +191,16 @@ class Sweep:
             last_eff[s] = h
             if gap is not None:
                 gap[2].append(h)
-        self.busy, self.single, self.multi, self.clipped_count = busy_acc, one_acc, multi_acc, clipped_count
-        self.longest_gap, self.long_idle, self.launch_bound = longest_gap, long_idle, launch_bound
+        self.clipped_count, self.longest_gap = clipped_count, longest_gap
+        self.long_idle, self.launch_bound = long_idle, launch_bound
         if gap is not None:
             self._resolve_gap(gap)
-        return self
 
     def _resolve_gap(self, gap: tuple[int, int, list[int]]) -> None:
-        """Launch-bound when the kernel that ends the gap was launched after the gap began."""
+        """A gap left open when the points ran out (same rule as in `_walk`)."""
         g0, glen, starters = gap
         self.longest_gap = max(self.longest_gap, glen)
-        if glen > self.max_launch_gap:  # between-step / host stall, not launch overhead
+        if glen > self.max_launch_gap:
             self.long_idle += glen
             return
         launch = self.launch
@@ -233,3 +217,49 @@ class Sweep:
         if bound:
             self.launch_bound += glen
             self.launch_gap[h] += glen
+
+    def _integrate(self) -> None:
+        """Time integrals over the effective intervals, from their ends in the order `_walk` met them."""
+        if not self.points:
+            return
+        points, at = _int64(self.points), _int64(self.point_at)  # `at` is ascending
+        seg = pc.subtract(pa.concat_arrays([at.slice(1), at.slice(len(at) - 1)]), at)  # to the next point
+        opens = pc.greater_equal(points, 0)
+        step = pc.if_else(opens, 1, -1).cast(pa.int64())
+        running = pc.cumulative_sum(step)  # streams with an effective kernel, after each point
+        kernel = pc.if_else(opens, points, pc.bit_wise_not(points))
+        nowhere = len(self.points)  # index of an extra 0 after the sums: never-effective kernels get 0 - 0
+        opened, closed = (pc.if_else(pc.less(_int64(x), 0), nowhere, _int64(x)) for x in (self.opened, self.closed))
+
+        def over_kernels(cond: pa.Array) -> pa.Array:
+            """Per kernel: summed length of the segments within its effective interval where `cond` held."""
+            held = pc.if_else(cond, seg, 0)
+            before = pc.subtract(pc.cumulative_sum(held), held)  # up to each point
+            before = pa.concat_arrays([before, pa.array([0], pa.int64())])
+            return pc.subtract(before.take(closed), before.take(opened))
+
+        alone = pc.equal(running, 1)
+        self.busy = pc.sum(pc.if_else(pc.greater(running, 0), seg, 0)).as_py()
+        self.single = pc.sum(pc.if_else(alone, seg, 0)).as_py()
+        self.multi = pc.sum(pc.if_else(pc.greater(running, 1), seg, 0)).as_py()
+        self.exposed = over_kernels(alone)
+        cats = pa.array(self.cat, pa.int64())
+        kind = cats.take(kernel)
+        mask = pc.multiply(step, 0)
+        hidden = []
+        for j in range(self.ncat):
+            count = pc.cumulative_sum(pc.if_else(pc.equal(kind, j), step, 0))  # running kernels of category j
+            mask = pc.add(mask, pc.if_else(pc.greater(count, 0), 1 << j, 0))
+            beside = over_kernels(pc.greater(count, 0))  # a kernel of category j ran beside
+            beside_own = over_kernels(pc.greater(count, 1))  # ... for a kernel of category j itself
+            hidden.append(pc.if_else(pc.equal(cats, j), beside_own, beside))
+        self.hidden = hidden
+        by_mask = pa.table({"mask": mask, "seg": seg}).group_by("mask").aggregate([("seg", "sum")])
+        for value, total in zip(by_mask.column("mask").to_pylist(), by_mask.column("seg_sum").to_pylist()):
+            if value:
+                self.by_mask[value] = total
+
+
+def _int64(values: array) -> pa.Array:
+    """An ``array('q')`` as an Arrow int64 array, without copying."""
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
