@@ -86,13 +86,14 @@ def to_array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
 
 
 def _stack_ids(kernels: Kernels) -> pa.Array:
+    """Content ids of the records' stacks; a missing stack counts as the empty one."""
     if isinstance(kernels, pa.Table):
         if "stack" not in kernels.column_names:
             return pa.array([0] * kernels.num_rows, pa.int64())
         stacks = kernels.column("stack").to_pylist()
     else:
         stacks = columns_of(kernels, ["stack"])[0]
-    return pa.array(list_ids(stacks)[1], pa.int64())
+    return pa.array(list_ids([s or () for s in stacks])[1], pa.int64())
 
 
 def as_table(kernels: Kernels, columns: Sequence[str] | None = None) -> pa.Table:
