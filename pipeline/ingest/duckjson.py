@@ -5,9 +5,9 @@ read by one query, `sql/ingest/events.sql`, into a wide Arrow table (one row per
 the union of every table's columns plus the target table `tbl`); `split` then cuts it into
 the warehouse tables. The result is the same `BatchResult` that the orjson path
 (`events.convert`) builds, so both feed the same spool; `parse.py` falls back to the orjson
-path for any batch DuckDB refuses. One `BatchParser` (one in-memory DuckDB connection,
-one thread) per Python thread; DuckDB releases the GIL, so a few threads convert batches
-in parallel while the reader cuts the next ones.
+path for any batch DuckDB refuses. One in-memory DuckDB database per process (one thread
+per query), one cursor of it per Python thread; DuckDB releases the GIL, so a few threads
+convert batches in parallel while the reader cuts the next ones.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from pipeline.paths import read_sql
 
 MEMORY_LIMIT = "1GB"
 _local = threading.local()
+_shared: dict[str, duckdb.DuckDBPyConnection] = {}
+_shared_lock = threading.Lock()
 
 # Each table's columns, in sql/schema order, as (column, column of the wide result).
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -57,13 +59,22 @@ def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def _database() -> duckdb.DuckDBPyConnection:
+    """The process's parsing database (created once: each new instance costs ~50 ms)."""
+    with _shared_lock:
+        if "db" not in _shared:
+            con = duckdb.connect(config={"threads": 1, "memory_limit": MEMORY_LIMIT,
+                                         "preserve_insertion_order": True})
+            con.execute(read_sql("ingest/macros.sql"))
+            _shared["db"] = con
+        return _shared["db"]
+
+
 class BatchParser:
-    """One in-memory DuckDB connection that turns batch files into Arrow tables."""
+    """A cursor of the parsing database that turns batch files into Arrow tables."""
 
     def __init__(self) -> None:
-        config = {"threads": 1, "memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True}
-        self.con = duckdb.connect(config=config)
-        self.con.execute(read_sql("ingest/macros.sql"))
+        self.con = _database().cursor()
 
     def convert(self, source: Path, batch_number: int, file_id: int) -> BatchResult:
         """Read `source` (a JSON array of events) and split it by table; raises duckdb.Error."""

@@ -198,8 +198,14 @@ def _finish(parsed: ParsedFile, outs: list[_BatchOut]) -> None:
 
 
 def size_estimate(path: Path) -> int:
-    """Rough decompressed size of a trace file (gzip traces inflate ~8×)."""
-    return path.stat().st_size * (8 if path.suffix == ".gz" else 1)
+    """Decompressed size of a trace file: gzip's trailer (ISIZE, size mod 2^32), else ×8."""
+    size = path.stat().st_size
+    if path.suffix != ".gz" or size < 18:
+        return size
+    with open(path, "rb") as fh:
+        fh.seek(-4, 2)
+        isize = int.from_bytes(fh.read(4), "little")
+    return isize if isize >= size else size * 8  # wrapped past 4 GiB or a multi-member file
 
 
 def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,

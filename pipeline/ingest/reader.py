@@ -79,11 +79,11 @@ def _header_from_prefix(prefix: bytes, path: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState) -> bytes:
+def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState, chunk_bytes: int) -> bytes:
     """Consume the header; return the buffer positioned at the first event (or ']')."""
     buf = b""
     while True:
-        chunk = _read(fh, path, CHUNK_BYTES)
+        chunk = _read(fh, path, chunk_bytes)
         state.bytes_in += len(chunk)
         buf += chunk
         stripped = buf.lstrip(_WS)
@@ -142,7 +142,7 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
     """
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     with open_trace(path) as fh:
-        buf = _find_events_start(fh, path, state)
+        buf = _find_events_start(fh, path, state, chunk_bytes)
         offset = state.bytes_in - len(buf)
         number = 0
         eof = False
@@ -154,7 +154,7 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
                 buf += chunk
             if eof:
                 break
-            split = find_split(buf)
+            split = find_split(buf, chunk_bytes) or find_split(buf)
             if split is None:  # no boundary yet: one huge event; keep reading
                 chunk_bytes *= 2
                 continue
