@@ -45,7 +45,7 @@ def time_sweep(kernels: list[dict]) -> tuple[float, float]:
     cols = ov._columns(kernels)
     cat = [fam_to_cat.get(f, default) for f in cols.family]
     t0 = time.perf_counter()
-    ov._Sweep(cols, cat, len(names), ov._Dep.from_cfg(cfg["dep"]), None, cfg["launch"]["max_gap_ns"]).run()
+    ov._sweep(cols, cat, len(names), ov.DepRule.from_cfg(cfg["dep"]), None, cfg["launch"]["max_gap_ns"]).run()
     sweep = time.perf_counter() - t0
     t0 = time.perf_counter()
     ov.analyze_overlap(kernels)

@@ -102,10 +102,7 @@ def _columns(kernels: Any) -> _Cols:
 
 # ---------------------------------------------------------------- the sweep
 
-_Dep = DepRule  # names kept for benchmarks/overlap.py
-
-
-def _Sweep(c: _Cols, cat: list[int], ncat: int, dep: DepRule, launch_starts: list[int] | None,
+def _sweep(c: _Cols, cat: list[int], ncat: int, dep: DepRule, launch_starts: list[int] | None,
            max_launch_gap: int) -> Sweep:
     """A `Sweep` over `c` (call ``.run()``)."""
     sfile_of = {s: dep.site_file(s) for s in set(c.site)}
@@ -322,7 +319,7 @@ def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config:
     c = _columns(kernels)
     cat = [fam_to_cat.get(f, default_cat) for f in c.family]
     launch_starts = sorted(l["ts_ns"] - c.t0 for l in launches) if launches else None
-    sw = _Sweep(c, cat, len(cat_names), DepRule.from_cfg(cfg["dep"]), launch_starts,
+    sw = _sweep(c, cat, len(cat_names), DepRule.from_cfg(cfg["dep"]), launch_starts,
                 int(cfg["launch"]["max_gap_ns"])).run()
     streams = len(set(c.stream))
     window = max(c.end, default=0)
