@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from pathlib import Path
 
 from pipeline.discover import TraceRoot, discover, discover_root, inspect_file
@@ -99,11 +100,19 @@ def ingest_inputs(inputs: list[Path], warehouse: Warehouse, spool: Path, data_ro
     """Ingest every root named by `inputs`, one transaction per root.
 
     Several roots share one warehouse connection (opening, creating the schema and
-    checkpointing cost ~0.1 s each time), so the warehouse stays locked for the whole run;
-    a single root is parsed before the lock is taken, as in `ingest_root`.
+    checkpointing cost ~0.1 s each time), so the warehouse stays locked for the whole run,
+    and the next root is parsed while the previous one loads; a single root is parsed before
+    the lock is taken, as in `ingest_root`.
     """
     roots = resolve_inputs(inputs, data_root)
     if len(roots) == 1:
         return [ingest_root(roots[0], warehouse, spool, progress, workers)]
-    with warehouse.connect() as conn:
-        return [load_root(conn, root, parse_root(root, spool, progress, workers)) for root in roots]
+    summaries = []
+    with warehouse.connect() as conn, cf.ThreadPoolExecutor(max_workers=1) as ahead:
+        parsing = ahead.submit(parse_root, roots[0], spool, progress, workers)
+        for i, root in enumerate(roots):
+            parsed = parsing.result()
+            if i + 1 < len(roots):
+                parsing = ahead.submit(parse_root, roots[i + 1], spool, progress, workers)
+            summaries.append(load_root(conn, root, parsed))
+    return summaries
