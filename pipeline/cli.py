@@ -103,7 +103,7 @@ def _triage_roots(args: argparse.Namespace):
 
 def cmd_triage(args: argparse.Namespace) -> int:
     from pipeline.render import render_report_markdown
-    from pipeline.report import TriageOptions, triage_root
+    from pipeline.report import TriageOptions, UnknownRankError, triage_root
 
     try:
         roots = _triage_roots(args)
@@ -119,7 +119,11 @@ def cmd_triage(args: argparse.Namespace) -> int:
     for root in roots:
         ingest_root(root, warehouse, spool, ProgressLine(enabled=not args.quiet))
         with warehouse.connect() as conn:
-            reports.append(triage_root(conn, root.key, opts))
+            try:
+                reports.append(triage_root(conn, root.key, opts))
+            except UnknownRankError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
     text = _format(reports, args.format, render_report_markdown)
     if args.output_dir:
         out = Path(args.output_dir)
@@ -158,8 +162,10 @@ def _add_triage(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--formal-input", help="trace captured with CUDA graphs on (timing)")
     p.add_argument("--format", choices=("md", "json"), default="md")
     p.add_argument("--cutoff", type=float, default=1.0, help="hide kernel rows under this %% of stage time (0 = all)")
-    p.add_argument("--rank", type=int, help="rank to analyse (default: the lowest, normally 0)")
-    p.add_argument("--all-ranks", action="store_true", help="analyse every rank together")
+    p.add_argument("--rank", type=int,
+                   help="rank to analyse (default: the lowest, normally 0; a rank the root lacks is an error)")
+    p.add_argument("--all-ranks", action="store_true",
+                   help="analyse every rank together (timeline figures per rank, then summed)")
     p.add_argument("--warehouse", help="DuckDB file to keep the rows in (default: in memory)")
     p.add_argument("--output-dir", help="write triage.md / triage.json here instead of stdout")
     p.add_argument("--kernel-table-limit", type=int, help="at most N kernel rows per stage")

@@ -22,7 +22,10 @@ from pipeline.analyze.overlap import analyze_overlap
 from pipeline.analyze.table import as_table
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
 from pipeline.mapping import apply_alignment
-from pipeline.ranks import rank_of_files, rank_spread
+from pipeline.ranks import (
+    TIMELINE_RULE, add_rank_timelines, by_rank, combine_fusions, combine_overlaps, combine_summaries, rank_of_files,
+    rank_spread, timeline_scope,
+)
 from pipeline.stage import OUTSIDE, group_by_stage
 from pipeline.store import query_dicts
 from pipeline.summary import headline
@@ -69,11 +72,21 @@ def _platform(meta: dict) -> str:
     return "cuda"
 
 
-def _choose_rank(files: list[dict], opts: TriageOptions) -> tuple[int | None, str]:
+class UnknownRankError(ValueError):
+    """``--rank N`` names a rank the root does not have (the message names the root and its ranks)."""
+
+
+def _choose_rank(root: str, files: list[dict], opts: TriageOptions) -> tuple[int | None, str]:
     ranks = sorted({f["rank"] for f in files if f["rank"] is not None})
+    if opts.rank is not None and not opts.all_ranks and opts.rank not in (ranks or [0]):
+        have = (f"available ranks: {', '.join(map(str, ranks))}" if ranks else
+                "its files carry no rank (one unlabelled rank, taken as rank 0)")
+        raise UnknownRankError(f"--rank {opts.rank}: trace root {root!r} has no rank {opts.rank}; {have}")
     if opts.all_ranks or len(ranks) <= 1:
-        return None, (f"all ranks {ranks} together: kernel tables add each row's time per rank, each stage "
-                      "names its straggler" if opts.all_ranks and len(ranks) > 1 else "")
+        return None, (f"all ranks {ranks} together: kernel tables pool the ranks and add each row's time per "
+                      "rank, each stage names its straggler; window, busy, idle, overlap and fusions are "
+                      f"computed per rank on its own timeline and summed over the {len(ranks)} ranks"
+                      if opts.all_ranks and len(ranks) > 1 else "")
     rank = opts.rank if opts.rank is not None else ranks[0]
     return rank, f"rank {rank} of ranks {ranks} (use --rank N or --all-ranks)"
 
@@ -92,19 +105,46 @@ def _by_stage(records: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def _fusions(table, stage: str, ctx: dict, total_time_ns: int) -> dict:
+    return match_fusions(
+        table, stage=stage, framework=ctx["framework"], platform=ctx["platform"], tp=ctx["tp"],
+        model=ctx["model"], total_time_ns=total_time_ns,
+    )
+
+
+def _rank_timelines(stage: str, kernels: list[dict], ctx: dict, spread: dict) -> tuple[dict, dict, dict, dict]:
+    """--all-ranks: summary, overlap and fusions computed on each rank's own timeline (its own GPU and
+    clock) and summed; each rank's window / busy / idle go into ``spread["per_rank"]``."""
+    groups = by_rank(kernels, ctx["rank_of"])
+    summaries, overlaps, fusions = {}, {}, {}
+    for rank, records in groups.items():
+        t = as_table(records)
+        summaries[rank] = stage_summary(t)
+        overlaps[rank] = analyze_overlap(t, launches=None)
+        fusions[rank] = _fusions(t, stage, ctx, summaries[rank]["kernel_time_ns"])
+    scope = timeline_scope(spread["ranks"], None in groups)
+    summary = combine_summaries(list(summaries.values()), scope)
+    overlap = combine_overlaps(overlaps, scope, summary["window_ns"])
+    fusion = combine_fusions(fusions, summary["kernel_time_ns"])
+    add_rank_timelines(spread, summaries, overlaps)
+    timeline = {"scope": scope, "ranks": spread["ranks"], "unranked": None in groups, "rule": TIMELINE_RULE}
+    return summary, overlap, fusion, timeline
+
+
 def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOptions) -> dict:
     table = as_table(kernels)  # the stage's columns, converted once for every analysis below
-    summary = stage_summary(table)
     rows = kernel_rows(table)
     shown, cutoff = apply_cutoff(rows, opts.cutoff_pct)
     if opts.kernel_limit:
         shown = shown[: opts.kernel_limit]
     ranks = rank_spread(kernels, ctx["rank_of"], shown)  # --all-ranks: per-rank column + straggler
-    overlap = analyze_overlap(table, launches=None)
-    fusion = match_fusions(
-        table, stage=stage, framework=ctx["framework"], platform=ctx["platform"], tp=ctx["tp"],
-        model=ctx["model"], total_time_ns=summary["kernel_time_ns"],
-    )
+    if ranks is None:  # one timeline
+        summary = stage_summary(table)
+        overlap = analyze_overlap(table, launches=None)
+        fusion = _fusions(table, stage, ctx, summary["kernel_time_ns"])
+        timeline = None
+    else:  # several ranks: each on its own clock, figures summed
+        summary, overlap, fusion, timeline = _rank_timelines(stage, kernels, ctx, ranks)
     overlap_rows = overlap.get("rows", [])
     if opts.overlap_limit:
         overlap_rows = overlap_rows[: opts.overlap_limit]
@@ -121,6 +161,7 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
         "kernels": shown,
         "cutoff": cutoff,
         "ranks": ranks,
+        **({"timeline": timeline} if timeline else {}),
         "families": family_summary(table),
         "launch_groups": launch_groups(ctx["attribution_records"].get(stage, table)),
         "overlap": overlap_rows,
@@ -163,7 +204,7 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     if info["status"] == "rejected":
         report["rejected"] = info["reason"]
         return report
-    rank, rank_note = _choose_rank(files, opts)
+    rank, rank_note = _choose_rank(root, files, opts)
     timing, mapping = _select(files, rank)
     records = attribute_files(conn, [f["file_id"] for f in timing + mapping])
     timing_ids = {f["file_id"] for f in timing}

@@ -821,16 +821,17 @@ def sglang_rank_file(profile_id: str, tp: int, *, dp: int | None = None, pp: int
 
 def make_sglang_run(tp: int = 2, *, steps: int = 2, prefill_steps: int = 1, layers: int = 2, seed: int = 0,
                     slow_rank: int | None = None, slow_factor: float = 1.5,
-                    profile_id: str = SGLANG_PROFILE_ID) -> dict[str, dict]:
+                    profile_id: str = SGLANG_PROFILE_ID, streams: int = 1) -> dict[str, dict]:
     """Per-rank traces of one SGLang TP run, file name → Kineto object. Each rank is its own process
     (CPU pid ``CPU_PID + rank``, GPU pid and ``args.device`` = rank, ``distributedInfo.rank``, its own
     ``baseTimeNanoseconds``); ``prefill_steps`` eager extend steps, then ``steps`` eager decode steps.
-    ``slow_rank``'s kernels all last ``slow_factor`` × longer (the straggler)."""
+    ``slow_rank``'s kernels all last ``slow_factor`` × longer (the straggler); ``streams`` = 2 puts
+    each rank's MLP on a side stream (as ``make_trace``)."""
     out = {}
     for r in range(tp):
         spec = ModelSpec(layers=layers, rank=r, kernel_scale=slow_factor if r == slow_rank else 1.0)
         obj, _ = make_trace_with_truth(spec, steps=steps, mode="eager", stage="decode", seed=seed + r,
-                                       eager_prefill_steps=prefill_steps)
+                                       eager_prefill_steps=prefill_steps, streams=streams)
         head = {k: v for k, v in obj.items() if k in ("schemaVersion", "deviceProperties")}
         head["distributedInfo"] = {"backend": "nccl", "rank": r, "world_size": tp}
         obj = head | {k: v for k, v in obj.items() if k not in head}
