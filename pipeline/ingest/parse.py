@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from pipeline.ingest import reader
 from pipeline.ingest.duckjson import thread_parser
-from pipeline.ingest.events import convert
+from pipeline.ingest.events import BatchResult, convert
 from pipeline.ingest.reader import (
     Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
 )
@@ -73,7 +73,7 @@ class _BatchOut:
     tables: dict[str, pa.Table] | None = None  # set when the caller keeps rows in memory
 
 
-def _out(result, out: Path, batch: Batch, header: dict | None, keep: bool) -> _BatchOut:
+def _out(result: BatchResult, out: Path, batch: Batch, header: dict | None, keep: bool) -> _BatchOut:
     """Write a converted batch's tables to the spool, or hand them back when `keep`."""
     if not keep:
         _write_tables(result.tables, out, batch)
@@ -91,9 +91,9 @@ def _write_tables(tables: dict, out: Path, batch: Batch) -> None:
 
 def convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
                   keep: bool = False) -> _BatchOut:
-    """Parse and convert one batch with orjson, writing its Parquet parts.
+    """Parse and convert one batch with orjson; its tables go to the spool (or back, with `keep`).
 
-    The fallback for batches DuckDB refuses, and the path for a tail's last event. The
+    The path for small batches, for batches DuckDB refuses and for a tail's last event. The
     cyclic GC is paused meanwhile: a batch allocates ~10^5 dicts that are all garbage
     together afterwards, and collections during the build cost ~40 % of the parse.
     """
@@ -135,7 +135,8 @@ def _duck_batch(batch: Batch, file_id: int, out: Path, keep: bool = False) -> _B
 
 def convert_any(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
                 keep: bool = False) -> list[_BatchOut]:
-    """Convert one batch: DuckDB first, orjson for what DuckDB refuses and for the tail's end."""
+    """Convert one batch: DuckDB when it is at least DUCKDB_MIN_BYTES, else (or when DuckDB
+    refuses it) orjson; a tail's last event and the document's end always go through orjson."""
     if variant == "absolute_us_ns":
         batch = Batch(batch.number, quote_times(batch.data), batch.offset, batch.tail)
     head, rest = split_tail(batch) if batch.tail else (batch, None)
