@@ -62,7 +62,7 @@ def trace_file_row(root: TraceRoot, tf: TraceFile, parsed: ParsedFile | None, st
 def _copy_spool(conn: duckdb.DuckDBPyConnection, parsed: ParsedFile, rows: dict[str, int]) -> None:
     """Insert a parsed file's rows (Parquet spool or in-memory Arrow), ts shifted by the base time."""
     if parsed.tables is not None:
-        sources = {t: pa.concat_tables(parts) for t, parts in parsed.tables.items()}
+        sources = {t: pa.concat_tables(parts, promote_options="permissive") for t, parts in parsed.tables.items()}
     else:
         sources = {p.name: str(p / "*.parquet") for p in parsed.spool.iterdir() if p.is_dir()}
     for table, source in sorted(sources.items()):
