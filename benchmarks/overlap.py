@@ -41,7 +41,7 @@ def make_kernels(n: int, streams: int = 4, seed: int = 0) -> list[dict]:
 def time_sweep(kernels: list[dict]) -> tuple[float, float]:
     """(seconds in the sweep alone, seconds for the whole analyze_overlap call); best of a few runs in `main`."""
     cfg = ov.load_config()
-    names, fam_to_cat, default = ov._category_of(cfg)
+    names, fam_to_cat, default = ov.category_sets(cfg)
     cols = ov._columns(kernels)
     cat = [fam_to_cat.get(f, default) for f in cols.family]
     t0 = time.perf_counter()

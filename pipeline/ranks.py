@@ -13,6 +13,10 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 
+from pipeline.analyze.overlap import (
+    category_sets, family_rows, load_config, priority_of, recommendation_of, verdict_of,
+)
+
 STAGE_TIME = "summed GPU activity time (kernels + memcpy + memset) of this stage on the rank"
 
 
@@ -118,7 +122,6 @@ def _overlap_row(rows: list[dict], busy: int, window: int, cfg: dict) -> dict:
     """One kernel name's overlap rows from several ranks → one row: tallies summed, family / site /
     dependency risk by time across the ranks, verdict, gain and priority recomputed from the sums
     against the summed busy and window (the rules of `pipeline.analyze.overlap`)."""
-    from pipeline.analyze.overlap import _priority, _recommend, _verdict
 
     first = rows[0]
     sums = {k: sum(r[k] for r in rows) for k in _OVERLAP_SUMS}
@@ -134,13 +137,13 @@ def _overlap_row(rows: list[dict], busy: int, window: int, cfg: dict) -> dict:
     family = _top(fam) or "other"
     dep_risk = ("low", "medium", "high")[max(range(3), key=lambda j: (risk[j], j))]
     share = sums["time_ns"] / busy if busy else 0.0
-    verdict = _verdict(sums["time_ns"], sums["hidden_ns"], sums["launch_gap_ns"], share, window, cfg["verdict"])
+    verdict = verdict_of(sums["time_ns"], sums["hidden_ns"], sums["launch_gap_ns"], share, window, cfg["verdict"])
     gain = sums["exposed_ns"] if verdict == "headroom" else sums["launch_gap_ns"] if verdict == "launch_bound" else 0
     out = dict(first)  # keeps the key order of the single-rank rows (and any field added there)
     out.update(sums, family=family, site=_top(site), share=share,
                hidden_by={c: hidden_by[c] for c in first["hidden_by"]}, dep_risk=dep_risk, verdict=verdict,
-               gain_ns=gain, priority=_priority(verdict, gain, window, dep_risk, cfg["priority"]),
-               recommendation=_recommend(verdict, family, dep_risk, cfg["recommend"]))
+               gain_ns=gain, priority=priority_of(verdict, gain, window, dep_risk, cfg["priority"]),
+               recommendation=recommendation_of(verdict, family, dep_risk, cfg["recommend"]))
     return out
 
 
@@ -158,7 +161,6 @@ def _notes(notes: dict, scope: str) -> str:
 
 def combine_overlaps(parts: dict, scope: str, window: int) -> dict:
     """`analyze_overlap` of every rank (rank → result) → the fields the report reads, summed."""
-    from pipeline.analyze.overlap import _category_of, _families, load_config
 
     cfg = load_config()
     busy = sum(p["busy_ns"] for p in parts.values())
@@ -170,7 +172,7 @@ def combine_overlaps(parts: dict, scope: str, window: int) -> dict:
         category.update(p.get("category_overlap", {}))
     rows = [_overlap_row(rs, busy, window, cfg) for rs in named.values()]
     rows.sort(key=lambda r: (r["priority"], -r["gain_ns"], -r["time_ns"], r["name"]))
-    cat_names = _category_of(cfg)[0]
+    cat_names = category_sets(cfg)[0]
     return {
         "busy_ns": busy,
         "idle_ns": sum(p["idle_ns"] for p in parts.values()),
@@ -179,7 +181,7 @@ def combine_overlaps(parts: dict, scope: str, window: int) -> dict:
         "category_overlap": dict(category),  # category sets in the order the ranks first show them
         "note": _notes({r: p.get("note") for r, p in parts.items()}, scope),
         "rows": rows,
-        "families": _families(rows, cat_names, busy),
+        "families": family_rows(rows, cat_names, busy),
     }
 
 

@@ -39,7 +39,7 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _category_of(cfg: dict) -> tuple[list[str], dict[str, int], int]:
+def category_sets(cfg: dict) -> tuple[list[str], dict[str, int], int]:
     """Sorted category names, family -> category index, and the default category index."""
     cats = cfg["categories"]
     names = sorted({cats["default"], *(k for k in cats if k != "default")})
@@ -184,7 +184,7 @@ def _dep_risk(risk_time: list[int]) -> str:
     return _LEVELS[max(range(3), key=lambda j: (risk_time[j], j))]
 
 
-def _verdict(time: int, hidden: int, launch_gap: int, share: float, window: int, v: dict) -> str:
+def verdict_of(time: int, hidden: int, launch_gap: int, share: float, window: int, v: dict) -> str:
     if launch_gap > 0 and launch_gap >= v["launch_bound_min_ratio"] * time and (
         launch_gap >= v["launch_bound_min_share"] * window
     ):
@@ -196,7 +196,7 @@ def _verdict(time: int, hidden: int, launch_gap: int, share: float, window: int,
     return "minor"
 
 
-def _priority(verdict: str, gain: int, window: int, risk: str, p: dict) -> str:
+def priority_of(verdict: str, gain: int, window: int, risk: str, p: dict) -> str:
     if verdict not in ("headroom", "launch_bound"):
         return "P2"
     share = gain / window if window else 0.0
@@ -206,7 +206,7 @@ def _priority(verdict: str, gain: int, window: int, risk: str, p: dict) -> str:
     return _PRIORITIES[level]
 
 
-def _recommend(verdict: str, family: str, risk: str, rec: dict) -> str:
+def recommendation_of(verdict: str, family: str, risk: str, rec: dict) -> str:
     key = "headroom_high_risk" if verdict == "headroom" and risk == "high" else verdict
     table = rec.get(key) or rec[verdict]
     return table.get(family, table["default"])
@@ -227,7 +227,7 @@ def _row(a: _Acc, cat_names: list[str], busy: int, window: int, cfg: dict) -> di
     hidden = a.time - a.exposed
     share = a.time / busy if busy else 0.0
     risk = _dep_risk(a.risk_time)
-    verdict = _verdict(a.time, hidden, a.launch_gap, share, window, cfg["verdict"])
+    verdict = verdict_of(a.time, hidden, a.launch_gap, share, window, cfg["verdict"])
     gain = a.exposed if verdict == "headroom" else a.launch_gap if verdict == "launch_bound" else 0
     return {
         "name": a.name,
@@ -244,12 +244,12 @@ def _row(a: _Acc, cat_names: list[str], busy: int, window: int, cfg: dict) -> di
         "dep_risk": risk,
         "verdict": verdict,
         "gain_ns": gain,
-        "priority": _priority(verdict, gain, window, risk, cfg["priority"]),
-        "recommendation": _recommend(verdict, family, risk, cfg["recommend"]),
+        "priority": priority_of(verdict, gain, window, risk, cfg["priority"]),
+        "recommendation": recommendation_of(verdict, family, risk, cfg["recommend"]),
     }
 
 
-def _families(rows: list[dict], cat_names: list[str], busy: int) -> list[dict]:
+def family_rows(rows: list[dict], cat_names: list[str], busy: int) -> list[dict]:
     """Per-family sums of the row tallies, largest first."""
     fams: dict[str, dict] = {}
     keys = ("time_ns", "count", "exposed_ns", "hidden_ns", "hidden_same_stream_ns", "launch_gap_ns")
@@ -315,7 +315,7 @@ def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config:
     no `launch_ts_ns`. Output fields: `docs/overlap.md`.
     """
     cfg = load_config(config)
-    cat_names, fam_to_cat, default_cat = _category_of(cfg)
+    cat_names, fam_to_cat, default_cat = category_sets(cfg)
     c = _columns(kernels)
     cat = [fam_to_cat.get(f, default_cat) for f in c.family]
     launch_starts = sorted(l["ts_ns"] - c.t0 for l in launches) if launches else None
@@ -349,5 +349,5 @@ def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config:
         },
         "note": _notes(c, streams, launch_known),
         "rows": rows,
-        "families": _families(rows, cat_names, sw.busy),
+        "families": family_rows(rows, cat_names, sw.busy),
     }
