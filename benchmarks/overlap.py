@@ -66,4 +66,9 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [10_000, 100_000, 1_000_000])
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000, 1_000_000],
+                    help="numbers of kernels (default 10k 100k 1M)")
+    main(ap.parse_args().sizes)
