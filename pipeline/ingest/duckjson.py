@@ -83,9 +83,6 @@ class BatchParser:
         wide = self.con.sql(sql, params=params).to_arrow_table()
         return split(wide)
 
-    def close(self) -> None:
-        self.con.close()
-
 
 def split(wide: pa.Table) -> BatchResult:
     """Cut the wide per-event table into the warehouse tables and count categories."""
