@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.analyze.table import columns_of, to_array
-from pipeline.classify import classify, display_name
+from pipeline.classify import classify, classify_with_op, display_name
 from pipeline.frames import choose_site, display_frame
 from pipeline.gc_pause import paused_gc
 from pipeline.paths import read_sql
@@ -108,7 +108,8 @@ def _added_columns(cols: dict[str, list], stack_ids: list[int], stacks: StackInd
     return [
         [roots[f] for f in cols["file_id"]],
         [shown[n] for n in names],
-        ["memory" if k != "kernel" else family[n] for k, n in zip(kinds, names)],
+        ["memory" if k != "kernel" else family[n] if family[n] != "other" else classify_with_op(n or "", op)
+         for k, n, op in zip(kinds, names, cols["cpu_op"])],
         [per_stack[s][0] for s in stack_ids],  # one list object per distinct stack, shared by its kernels
         [_attribution(g, h) for g, h in zip(graph, cols["op_how"])],
         launch_site,

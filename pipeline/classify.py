@@ -362,6 +362,37 @@ def classify(raw: str) -> str:
     return DEFAULT_FAMILY if idx is None else _compiled()[idx].rule.family
 
 
+@dataclass(frozen=True)
+class OpHint:
+    """A catalog op hint: the launching torch op names the family of an `other` kernel."""
+
+    id: str
+    family: str
+    pattern: re.Pattern[str]
+    source: str
+    examples: tuple[str, ...]
+    kernels: tuple[str, ...]
+
+
+@lru_cache(maxsize=None)
+def load_op_hints() -> tuple[OpHint, ...]:
+    """The catalog's ``[[op_hint]]`` entries, in order."""
+    return tuple(
+        OpHint(id=h["id"], family=h["family"], pattern=re.compile(h["pattern"], re.I), source=h["source"],
+               examples=tuple(h.get("examples", ())), kernels=tuple(h.get("kernels", ())))
+        for h in read_catalog(CATALOG_NAME).get("op_hint", ())
+    )
+
+
+@lru_cache(maxsize=None)
+def classify_with_op(raw: str, op: str | None) -> str:
+    """`classify`, except that a kernel whose own name says `other` takes its op's hinted family."""
+    family = classify(raw)
+    if family != DEFAULT_FAMILY or not op:
+        return family
+    return next((h.family for h in load_op_hints() if h.pattern.search(op)), family)
+
+
 def classify_many(names: Iterable[str]) -> list[str]:
     """`classify` over many names."""
     return [classify(n) for n in names]

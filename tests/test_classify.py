@@ -59,6 +59,23 @@ def test_rule_examples(rule: C.Rule) -> None:
         assert C.classify(name) == rule.family
 
 
+OP_HINTS = C.load_op_hints()
+
+
+@pytest.mark.parametrize("hint", OP_HINTS, ids=[h.id for h in OP_HINTS])
+def test_op_hint_entries(hint: C.OpHint) -> None:
+    """Each hint turns its `other` kernels into its family through every example op, and only then."""
+    assert hint.family in C.FAMILIES and hint.source and hint.examples and hint.kernels
+    for kernel in hint.kernels:
+        assert C.classify(kernel) == "other", kernel  # the hint is needed
+        for op in hint.examples:
+            assert C.classify_with_op(kernel, op) == hint.family, (kernel, op)
+        assert C.classify_with_op(kernel, "aten::mm") == "other"  # an unrelated op changes nothing
+        assert C.classify_with_op(kernel, None) == "other"
+    gemm = "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_cublas"
+    assert C.classify_with_op(gemm, hint.examples[0]) == C.classify(gemm) == "gemm"  # a named kernel keeps its family
+
+
 # ---------------------------------------------------------------- template-argument traps
 
 FA3 = (

@@ -37,6 +37,7 @@ def _ns(us) -> int:
 def _recount_step(stats: dict) -> dict:
     """Independent recount of one step: GPU leaves of model_stats, module paths, summary invocations."""
     leaves: list[tuple[str, int, tuple[str, ...]]] = []  # (raw name, ns, module path)
+    leaf_ops: list[str | None] = []  # the innermost torch op of each leaf's trace ('mm(…) <- …')
     module_paths: set[tuple[str, ...]] = set()
 
     def walk(nodes, path):
@@ -49,6 +50,7 @@ def _recount_step(stats: dict) -> dict:
             else:
                 assert (Decimal(e["cuda_time_us"]) * 1000) % 1 == 0  # Kineto durations are whole ns
                 leaves.append((e["name"], _ns(e["cuda_time_us"]), path))
+                leaf_ops.append(e.get("trace", "").split("(", 1)[0] or None)
 
     walk(stats["model_stats"], ())
     summary: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -69,7 +71,7 @@ def _recount_step(stats: dict) -> dict:
         by_display[d][1] += 1
         site_ns[d][" / ".join(path)] += ns
     return {
-        "leaves": leaves, "module_paths": module_paths, "summary": dict(summary),
+        "leaves": leaves, "leaf_ops": leaf_ops, "module_paths": module_paths, "summary": dict(summary),
         "by_display": dict(by_display), "site_ns": site_ns,
         "total_ns": sum(ns for _, ns, _ in leaves),
         "roots_ns": sum(_ns(n["entry"]["cuda_time_us"]) for n in stats["model_stats"]),
@@ -154,8 +156,8 @@ def test_each_step_reconciles_exactly_with_the_json(full, recount) -> None:
         assert t["kernels"][-1]["cumulative_share"] == pytest.approx(1.0)
         assert [r["time_ns"] for r in t["kernels"]] == sorted((r["time_ns"] for r in t["kernels"]), reverse=True)
         fam: dict[str, int] = defaultdict(int)
-        for name, ns, _ in rc["leaves"]:
-            fam[C.classify(name)] += ns
+        for (name, ns, _), op in zip(rc["leaves"], rc["leaf_ops"]):
+            fam[C.classify_with_op(name, op)] += ns
         assert {f["family"]: f["time_ns"] for f in t["families"]} == fam
 
 
@@ -175,8 +177,11 @@ def test_families_of_known_kernels(full) -> None:
         hits = [r for r in rows if r["name"].startswith(prefix)]
         assert hits, prefix
         assert {r["family"] for r in hits} == {family}, prefix
-    # the damaged FA3 name (HTML-stripped <…>) stays `other`, as docs/kernel-families.md says
-    assert {r["family"] for r in rows if r["name"] == "cutlass::device_kernel"} == {"other"}
+    # the damaged FA3 name (HTML-stripped <…>) is `other` by name; its op _vllm_fa3_C::fwd makes it
+    # attention (catalog op hint, docs/kernel-families.md)
+    fa3 = [r for r in rows if r["name"] == "cutlass::device_kernel"]
+    assert fa3 and {r["cpu_op"] for r in fa3} == {"_vllm_fa3_C::fwd"}
+    assert {r["family"] for r in fa3} == {"attention"}
 
 
 def test_site_is_a_real_module_path(full, recount) -> None:

@@ -37,7 +37,7 @@ import duckdb
 import orjson
 
 from pipeline.analyze.kernel_table import apply_cutoff, coverage, family_summary, kernel_rows
-from pipeline.classify import classify, display_name
+from pipeline.classify import classify_with_op, display_name
 from pipeline.paths import read_sql
 from pipeline.store import query_dicts
 from pipeline.summary import headline
@@ -64,7 +64,7 @@ def layerwise_records(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> l
     records = query_dicts(conn, read_sql("analyze/layerwise_kernels.sql"), [file_ids])
     for r in records:
         r["display_name"] = display_name(r["name"])
-        r["family"] = classify(r["name"])
+        r["family"] = classify_with_op(r["name"], r["cpu_op"])  # the op names truncated kernels
         r["site"] = r["module_path"]
         r["stage"] = step_stage(r["step"])
         r["attribution"] = ATTRIBUTION
