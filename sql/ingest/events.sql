@@ -21,8 +21,9 @@
 --               (json_transform is lenient: "7" → 7, 2.5 → 2, "abc" → NULL)
 --   grid, block, input_dims
 --               compact JSON text of those args
---   kind        memcpy | memset (gpu_memops)
---   is_graph    the launch is a graph replay (cudaGraphLaunch / hipGraphLaunch …)
+--   kind        memcpy | memset (gpu_memops rows only; the table-specific columns below are
+--               NULL on other rows, so no per-event value is built that nothing reads)
+--   is_graph    launches: the call is a graph replay (cudaGraphLaunch / hipGraphLaunch …)
 --   ann_cat, ann_dur_ns, ann_stream
 --               annotations: cat ('instant' for ph i), duration 0 when absent, the
 --               stream of GPU-side annotations
@@ -62,17 +63,17 @@ SELECT CAST($file_id AS BIGINT) AS file_id,
        tbl,
        CASE WHEN coalesce(cat, '') <> '' THEN coalesce(ph, 'None') || ':' || cat ELSE coalesce(ph, 'None') END AS catkey,
        ph, cat, name, us_to_ns(ts) AS ts_ns, us_to_ns(dur) AS dur_ns, pid, tid,
-       coalesce(a.stream, TRY_CAST(tid AS BIGINT)) AS gpu_stream,
-       coalesce(a.device, TRY_CAST(pid AS BIGINT)) AS gpu_device,
+       CASE WHEN tbl IN ('kernels', 'gpu_memops') THEN coalesce(a.stream, TRY_CAST(tid AS BIGINT)) END AS gpu_stream,
+       CASE WHEN tbl IN ('kernels', 'gpu_memops') THEN coalesce(a.device, TRY_CAST(pid AS BIGINT)) END AS gpu_device,
        a.correlation, a."External id" AS external_id, coalesce(a.cbid, a.cid) AS cbid, a.bytes AS bytes,
        a."Sequence number" AS seq, a."Python id" AS python_id, a."Python parent id" AS parent_id,
        a."Python module id" AS module_id,
        a.grid::VARCHAR AS grid, a.block::VARCHAR AS block, a."Input Dims"::VARCHAR AS input_dims,
-       CASE WHEN cat = 'gpu_memset' THEN 'memset' ELSE 'memcpy' END AS kind,
-       contains(coalesce(name, ''), 'GraphLaunch') AS is_graph,
-       CASE WHEN ph = 'X' THEN cat ELSE 'instant' END AS ann_cat,
-       coalesce(us_to_ns(dur), 0) AS ann_dur_ns,
-       CASE WHEN ph = 'X' AND cat = 'gpu_user_annotation' THEN a.stream END AS ann_stream,
+       CASE WHEN tbl = 'gpu_memops' THEN CASE WHEN cat = 'gpu_memset' THEN 'memset' ELSE 'memcpy' END END AS kind,
+       CASE WHEN tbl = 'launches' THEN contains(coalesce(name, ''), 'GraphLaunch') END AS is_graph,
+       CASE WHEN tbl = 'annotations' THEN CASE WHEN ph = 'X' THEN cat ELSE 'instant' END END AS ann_cat,
+       CASE WHEN tbl = 'annotations' THEN coalesce(us_to_ns(dur), 0) END AS ann_dur_ns,
+       CASE WHEN tbl = 'annotations' AND ph = 'X' AND cat = 'gpu_user_annotation' THEN a.stream END AS ann_stream,
        CASE WHEN ph = 'M' THEN coalesce(args->>'name', args->>'labels', args->>'sort_index') END AS meta_value,
        CASE WHEN tbl IN ('kernels', 'gpu_memops', 'launches', 'cpu_ops') THEN args_or_null(args) END::VARCHAR AS args
 FROM tagged
