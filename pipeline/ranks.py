@@ -13,9 +13,8 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 
-from pipeline.analyze.overlap import (
-    category_sets, family_rows, load_config, priority_of, recommendation_of, verdict_of,
-)
+from pipeline.analyze.fusion import LEVEL_ORDER, TOP_SITES
+from pipeline.analyze.overlap import category_sets, dep_risk_of, family_rows, judgement, load_config
 
 STAGE_TIME = "summed GPU activity time (kernels + memcpy + memset) of this stage on the rank"
 
@@ -128,22 +127,20 @@ def _overlap_row(rows: list[dict], busy: int, window: int, cfg: dict) -> dict:
     hidden_by: Counter = Counter()
     fam: Counter = Counter()
     site: Counter = Counter()
-    risk = [0, 0, 0]
+    risk_time = [0, 0, 0]
     for r in rows:
         hidden_by.update(r["hidden_by"])
         fam[r["family"]] += r["time_ns"] + r["count"]  # as overlap.py: duration + 1 per kernel
         site[r["site"]] += r["time_ns"] + r["count"]
-        risk[("low", "medium", "high").index(r["dep_risk"])] += r["time_ns"]
+        risk_time[("low", "medium", "high").index(r["dep_risk"])] += r["time_ns"]
     family = _top(fam) or "other"
-    dep_risk = ("low", "medium", "high")[max(range(3), key=lambda j: (risk[j], j))]
+    dep_risk = dep_risk_of(risk_time)
     share = sums["time_ns"] / busy if busy else 0.0
-    verdict = verdict_of(sums["time_ns"], sums["hidden_ns"], sums["launch_gap_ns"], share, window, cfg["verdict"])
-    gain = sums["exposed_ns"] if verdict == "headroom" else sums["launch_gap_ns"] if verdict == "launch_bound" else 0
     out = dict(first)  # keeps the key order of the single-rank rows (and any field added there)
     out.update(sums, family=family, site=_top(site), share=share,
-               hidden_by={c: hidden_by[c] for c in first["hidden_by"]}, dep_risk=dep_risk, verdict=verdict,
-               gain_ns=gain, priority=priority_of(verdict, gain, window, dep_risk, cfg["priority"]),
-               recommendation=recommendation_of(verdict, family, dep_risk, cfg["recommend"]))
+               hidden_by={c: hidden_by[c] for c in first["hidden_by"]}, dep_risk=dep_risk,
+               **judgement(sums["time_ns"], sums["hidden_ns"], sums["exposed_ns"], sums["launch_gap_ns"], share,
+                           window, family, dep_risk, cfg))
     return out
 
 
@@ -195,8 +192,6 @@ def combine_fusions(parts: dict, total_time_ns: int) -> dict:
     occurrence counts summed, status from the summed counts, evidence and sites in the order of
     the ranks' items by time) and near misses of patterns no rank matched (the highest level kept,
     with the ranks that showed it)."""
-    from pipeline.analyze.fusion import LEVEL_ORDER, TOP_SITES
-
     by_pattern: dict[str, list[dict]] = defaultdict(list)
     for p in parts.values():
         for f in p["fusions"]:

@@ -179,7 +179,7 @@ def _top(weights: dict[str, int]) -> str | None:
     return max(weights, key=lambda k: (weights[k], k)) if weights else None
 
 
-def _dep_risk(risk_time: list[int]) -> str:
+def dep_risk_of(risk_time: list[int]) -> str:
     """The level holding most of the row's time (ties go to the higher risk)."""
     return _LEVELS[max(range(3), key=lambda j: (risk_time[j], j))]
 
@@ -212,6 +212,15 @@ def recommendation_of(verdict: str, family: str, risk: str, rec: dict) -> str:
     return table.get(family, table["default"])
 
 
+def judgement(time: int, hidden: int, exposed: int, launch_gap: int, share: float, window: int,
+              family: str, risk: str, cfg: dict) -> dict:
+    """A row's verdict, the time it could gain, its priority and the recommendation."""
+    verdict = verdict_of(time, hidden, launch_gap, share, window, cfg["verdict"])
+    gain = exposed if verdict == "headroom" else launch_gap if verdict == "launch_bound" else 0
+    return {"verdict": verdict, "gain_ns": gain, "priority": priority_of(verdict, gain, window, risk, cfg["priority"]),
+            "recommendation": recommendation_of(verdict, family, risk, cfg["recommend"])}
+
+
 def _hidden_fields(hidden_by: list[int], cat_names: list[str]) -> dict:
     by = dict(zip(cat_names, hidden_by))
     return {
@@ -226,9 +235,7 @@ def _row(a: _Acc, cat_names: list[str], busy: int, window: int, cfg: dict) -> di
     family = _top(a.fam_time) or "other"
     hidden = a.time - a.exposed
     share = a.time / busy if busy else 0.0
-    risk = _dep_risk(a.risk_time)
-    verdict = verdict_of(a.time, hidden, a.launch_gap, share, window, cfg["verdict"])
-    gain = a.exposed if verdict == "headroom" else a.launch_gap if verdict == "launch_bound" else 0
+    risk = dep_risk_of(a.risk_time)
     return {
         "name": a.name,
         "family": family,
@@ -242,10 +249,7 @@ def _row(a: _Acc, cat_names: list[str], busy: int, window: int, cfg: dict) -> di
         **_hidden_fields(a.hidden_by, cat_names),
         "launch_gap_ns": a.launch_gap,
         "dep_risk": risk,
-        "verdict": verdict,
-        "gain_ns": gain,
-        "priority": priority_of(verdict, gain, window, risk, cfg["priority"]),
-        "recommendation": recommendation_of(verdict, family, risk, cfg["recommend"]),
+        **judgement(a.time, hidden, a.exposed, a.launch_gap, share, window, family, risk, cfg),
     }
 
 
