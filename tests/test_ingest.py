@@ -56,6 +56,18 @@ def test_nanoseconds_survive_19_digit_absolute_timestamps(spool: Path) -> None:
     assert any(v % 1000 for v in got), "sub-microsecond digits must be kept"
 
 
+@pytest.mark.parametrize("spacing", ['"ts": ', '"ts":', '"ts" :  '])
+def test_quote_times_quotes_every_ts_whatever_the_spacing(spacing: str) -> None:
+    from pipeline.ingest.timestamps import quote_times
+
+    events = (f'{{"name": "ts", {spacing}1712170298123456.789, "dur": 2.5}}, '
+              f'{{"ph": "X", "ts": 1712170298123457.001, "dur": 3}}').encode()
+    quoted = orjson.loads(b"[" + quote_times(events) + b"]")
+    assert [e["ts"] for e in quoted] == ["1712170298123456.789", "1712170298123457.001"]
+    assert [e["dur"] for e in quoted] == [2.5, 3]  # durations stay numbers (exact as doubles)
+    assert quoted[0]["name"] == "ts"
+
+
 def test_small_batches_and_parallel_workers_give_identical_rows(spool: Path, monkeypatch) -> None:
     path = next((TRACES / "sglang/qwen3-8b-mi300x-extend-eager-bs15").glob("*.json.gz"))
     whole = parse_file(path, 7, spool / "a")

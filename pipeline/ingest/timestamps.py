@@ -5,8 +5,9 @@
    2^53 ns, so ``round(ts * 1000)`` on a double is exact.
 2. ``absolute_us``: integer epoch µs (Kineto before 2024-03). Python ints stay exact.
 3. ``absolute_us_ns``: epoch µs with 3 decimals (19 significant digits, 2024-03 → 2024-04).
-   A double cannot hold them, so the batch text is rewritten to quote ``ts``/``dur`` before
-   parsing and the decimal strings are converted digit by digit.
+   A double cannot hold them, so the batch text is rewritten to quote ``ts`` before parsing
+   and the decimal strings are converted digit by digit. ``dur`` stays a number: durations
+   are far below 2^53 ns, so ``round(dur * 1000)`` on a double is exact.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _TS_SAMPLE = re.compile(rb'"ts"\s*:\s*(-?\d+)(\.\d+)?')
-_TIME_NUMBER = re.compile(rb'("(?:ts|dur)"\s*:\s*)(-?\d+(?:\.\d+)?)')
+_TS_KINETO = re.compile(rb'"ts": (-?\d+(?:\.\d+)?)')  # Kineto's own spelling: a literal prefix, fast
+_TS_ANY = re.compile(rb'("ts"\s*:\s*)(-?\d+(?:\.\d+)?)')
 ABSOLUTE_MIN_US = 10**14  # ~1973 in epoch µs; relative ts never get this large
 
 
@@ -34,10 +36,15 @@ def detect_variant(sample: bytes) -> str:
 def quote_times(data: bytes) -> bytes:
     """Rewrite ``"ts": 123.456`` as ``"ts": "123.456"`` so the digits survive parsing.
 
-    One C-level split ([text, key, number, text, …]) and a join: ``re.sub`` with a template
-    expands each match in Python on 3.11 and took 4× longer.
+    Kineto writes ``"ts": `` with one space, which a literal-prefix pattern finds ~2× faster;
+    when that misses a ``"ts"`` key (another writer's spacing) the general pattern runs. One
+    C-level split and a join: ``re.sub`` with a template expands each match in Python.
     """
-    parts = _TIME_NUMBER.split(data)
+    parts = _TS_KINETO.split(data)
+    if len(parts) // 2 == data.count(b'"ts"'):
+        parts[1::2] = [b'"ts": "%s"' % n for n in parts[1::2]]
+        return b"".join(parts)
+    parts = _TS_ANY.split(data)
     parts[2::3] = [b'"%s"' % n for n in parts[2::3]]
     return b"".join(parts)
 
