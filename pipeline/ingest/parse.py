@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.ingest import reader
-from pipeline.ingest.duckjson import thread_parser
+from pipeline.ingest.duckjson import prepare, thread_parser
 from pipeline.ingest.events import BatchResult, convert
 from pipeline.ingest.reader import (
     Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
@@ -117,7 +117,7 @@ def _convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str
     return _out(result, Path(out), batch, header, keep)
 
 
-def _duck_batch(batch: Batch, file_id: int, out: Path, keep: bool = False) -> _BatchOut | None:
+def _duck_batch(batch: Batch, file_id: int, out: Path, variant: str, keep: bool = False) -> _BatchOut | None:
     """Convert a middle batch with DuckDB's JSON reader; None when DuckDB refuses it."""
     raw = out / f".batch-{batch.number:06d}.json"
     try:
@@ -125,7 +125,7 @@ def _duck_batch(batch: Batch, file_id: int, out: Path, keep: bool = False) -> _B
             fh.write(b"[")
             fh.write(batch.data)
             fh.write(b"]")
-        result = thread_parser().convert(raw, batch.number, file_id)
+        result = thread_parser().convert(raw, batch.number, file_id, variant)
     except duckdb.Error:
         return None
     finally:
@@ -141,7 +141,7 @@ def convert_any(path: str, batch: Batch, variant: str, file_id: int, out: str, b
         batch = Batch(batch.number, quote_times(batch.data), batch.offset, batch.tail)
     head, rest = split_tail(batch) if batch.tail else (batch, None)
     big = head is not None and len(head.data) >= DUCKDB_MIN_BYTES
-    done = _duck_batch(head, file_id, Path(out), keep) if big else None
+    done = _duck_batch(head, file_id, Path(out), variant, keep) if big else None
     if done is None:  # small, refused or a one-event tail: the whole batch goes through orjson
         return [convert_batch(path, batch, variant, file_id, out, bare, keep)]
     if rest is None:
@@ -222,10 +222,12 @@ def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,
     parsed = ParsedFile(path=path, file_id=file_id, spool=spool, tables={} if in_memory else None)
     started = time.perf_counter()
     estimate = size_estimate(path)
+    if estimate >= DUCKDB_MIN_BYTES:
+        prepare()  # the parsing database starts while the first batch is read
     if workers <= 0:
         workers = min(os.cpu_count() or 1, 4) if estimate >= PARALLEL_MIN_BYTES else 1
-    # Mid-size files are cut into a few batches so that every thread gets one.
-    chunk = None if workers == 1 else min(reader.CHUNK_BYTES, max(2 * DUCKDB_MIN_BYTES, estimate // (2 * workers)))
+    # A mid-size file is cut into one batch per thread (each DuckDB query costs ~7 ms to plan).
+    chunk = None if workers == 1 else min(reader.CHUNK_BYTES, max(2 * DUCKDB_MIN_BYTES, estimate // workers))
     try:
         _finish(parsed, _run_batches(parsed, workers, progress, in_memory, chunk))
     except TraceReadError as exc:
