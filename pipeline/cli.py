@@ -17,7 +17,7 @@ import orjson
 
 from pipeline.config import settings
 from pipeline.discover import DiscoveryError, inspect_file
-from pipeline.ingest import LoadSummary, ingest_root, resolve_inputs
+from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs
 from pipeline.ingest.pair import pair_root
 from pipeline.store import Warehouse
 
@@ -64,8 +64,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = 0
-    for root in roots:
-        summary = ingest_root(root, warehouse, spool, progress, args.workers)
+    for summary in iter_ingest(roots, warehouse, spool, progress, args.workers):
         _print_summary(summary)
         failed += bool(summary.errors)
     print(f"warehouse: {warehouse.path}")

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from pathlib import Path
+from typing import Iterator
 
 from pipeline.discover import TraceRoot, discover, discover_root, inspect_file
 from pipeline.ingest.layerwise import layerwise_table, load_layerwise
 from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
 from pipeline.ingest.parse import ParsedFile, Progress, parse_file, size_estimate
 from pipeline.ingest.reader import TraceReadError
-from pipeline.store import Warehouse, file_id_for
+from pipeline.store import Warehouse, file_id_for, write_through
 
-__all__ = ["ingest_root", "ingest_inputs", "parse_root", "resolve_inputs", "LoadSummary"]
+__all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "resolve_inputs", "LoadSummary"]
 
 IN_MEMORY_BYTES = 256 << 20
+EARLY_OPEN_BYTES = 64 << 20  # a lone root up to this size is parsed while the warehouse opens
 
 
 def _parse_layerwise(path: Path, file_id: int, spool_root: Path) -> ParsedFile:
@@ -58,9 +60,43 @@ def parse_root(root: TraceRoot, spool: Path, progress: Progress | None = None,
 def ingest_root(root: TraceRoot, warehouse: Warehouse, spool: Path,
                 progress: Progress | None = None, workers: int = 0) -> LoadSummary:
     """Parse a root, then replace its rows in the warehouse in one transaction."""
-    parsed = parse_root(root, spool, progress, workers)
-    with warehouse.connect() as conn:
-        return load_root(conn, root, parsed)
+    return list(iter_ingest([root], warehouse, spool, progress, workers))[0]
+
+
+def root_bytes(root: TraceRoot) -> int:
+    """Estimated decompressed size of a root's loadable files."""
+    return sum(size_estimate(tf.path) for tf in root.files if tf.status == "ok")
+
+
+def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progress: Progress | None = None,
+                workers: int = 0) -> Iterator[LoadSummary]:
+    """Ingest `roots` in order, one transaction per root, yielding each summary once it is stored.
+
+    One warehouse connection serves every root (opening it and creating the schema cost
+    ~20 ms each time); the first root is parsed on a background thread while the warehouse
+    opens, and root i+1 while root i loads. Commits go to DuckDB's WAL (which checkpoints
+    itself past 16 MB) except the last, which checkpoints straight into the file
+    (`store.write_through`), so nothing is left to write on close. A lone root bigger than EARLY_OPEN_BYTES is parsed
+    before the lock is taken, so one long parse never holds other loaders up.
+    """
+    if not roots:
+        return
+    if len(roots) == 1 and root_bytes(roots[0]) > EARLY_OPEN_BYTES:
+        parsed = parse_root(roots[0], spool, progress, workers)
+        with warehouse.connect() as conn:
+            write_through(conn)
+            yield load_root(conn, roots[0], parsed)
+        return
+    with cf.ThreadPoolExecutor(max_workers=1) as ahead:
+        parsing = ahead.submit(parse_root, roots[0], spool, progress, workers)
+        with warehouse.connect() as conn:
+            for i, root in enumerate(roots):
+                parsed = parsing.result()
+                if i + 1 < len(roots):
+                    parsing = ahead.submit(parse_root, roots[i + 1], spool, progress, workers)
+                else:  # earlier commits may sit in the WAL; the last one checkpoints them all
+                    write_through(conn)
+                yield load_root(conn, root, parsed)
 
 
 def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[TraceRoot]:
@@ -97,22 +133,5 @@ def single_file_root(path: Path) -> TraceRoot:
 
 def ingest_inputs(inputs: list[Path], warehouse: Warehouse, spool: Path, data_root: Path | None = None,
                   progress: Progress | None = None, workers: int = 0) -> list[LoadSummary]:
-    """Ingest every root named by `inputs`, one transaction per root.
-
-    Several roots share one warehouse connection (opening, creating the schema and
-    checkpointing cost ~0.1 s each time), so the warehouse stays locked for the whole run,
-    and the next root is parsed while the previous one loads; a single root is parsed before
-    the lock is taken, as in `ingest_root`.
-    """
-    roots = resolve_inputs(inputs, data_root)
-    if len(roots) == 1:
-        return [ingest_root(roots[0], warehouse, spool, progress, workers)]
-    summaries = []
-    with warehouse.connect() as conn, cf.ThreadPoolExecutor(max_workers=1) as ahead:
-        parsing = ahead.submit(parse_root, roots[0], spool, progress, workers)
-        for i, root in enumerate(roots):
-            parsed = parsing.result()
-            if i + 1 < len(roots):
-                parsing = ahead.submit(parse_root, roots[i + 1], spool, progress, workers)
-            summaries.append(load_root(conn, root, parsed))
-    return summaries
+    """Ingest every root named by `inputs` (see `iter_ingest`)."""
+    return list(iter_ingest(resolve_inputs(inputs, data_root), warehouse, spool, progress, workers))

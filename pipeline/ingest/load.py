@@ -120,7 +120,8 @@ def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
             if result is not None and result.status == "ok":
                 _copy_spool(conn, result, summary.rows)
                 summary.ok += 1
-        split_merged(conn, root.key, carried)  # SGLang merged trace → one virtual file per rank
+        if carried or any(tf.kind == "merged" for tf in root.files):
+            split_merged(conn, root.key, carried)  # SGLang merged trace → one virtual file per rank
     for result in parsed.values():
         if result is not None:
             shutil.rmtree(result.spool, ignore_errors=True)
