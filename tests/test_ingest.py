@@ -207,6 +207,29 @@ def test_a_failed_reingest_keeps_what_was_stored(tmp_path: Path, spool: Path) ->
     assert summary.kept == ["x-TP-0-DECODE.trace.json.gz"]
 
 
+def test_several_roots_in_one_call_each_commit_on_their_own(tmp_path: Path, spool: Path) -> None:
+    """iter_ingest: one connection, summaries in root order as each lands, a bad root costs nothing else."""
+    from pipeline.ingest import iter_ingest
+
+    bad = _corrupt_roots(tmp_path)
+    roots = resolve_inputs([SGLANG_DECODE, bad, TRACES / "vllm/gpt-oss-20b-mi300x-decode-fullgraph-bs32"])
+    wh = Warehouse(tmp_path / "w.duckdb")
+    seen, wal_at_last = [], None
+    for summary in iter_ingest(roots, wh, spool):
+        seen.append(summary.root)
+        wal = tmp_path / "w.duckdb.wal"
+        wal_at_last = wal.exists() and wal.stat().st_size > 0  # connection still open here
+    assert seen == [r.key for r in roots]
+    assert wal_at_last is False, "the last commit checkpointed everything into the file before close"
+    with wh.connect() as conn:
+        per_root = dict(conn.execute(
+            "SELECT f.root, count(k.file_id) FROM trace_files f LEFT JOIN kernels k USING (file_id) GROUP BY f.root"
+        ).fetchall())
+    assert per_root[roots[0].key] == _recount(next(SGLANG_DECODE.glob("*.json.gz")))[0]
+    assert per_root[roots[1].key] == 555  # only the corrupt root's good file
+    assert per_root[roots[2].key] == _recount(next(roots[2].path.glob("*.json.gz")))[0]
+
+
 def test_reloading_a_root_is_idempotent(tmp_path: Path, spool: Path) -> None:
     wh = Warehouse(tmp_path / "w.duckdb")
     for _ in range(2):
