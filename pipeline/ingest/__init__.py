@@ -17,6 +17,7 @@ __all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "resolve
 
 IN_MEMORY_BYTES = 256 << 20
 EARLY_OPEN_BYTES = 64 << 20  # a lone root up to this size is parsed while the warehouse opens
+LOOKAHEAD_ROOTS = 2  # roots parsed ahead of the one loading (each ≤ IN_MEMORY_BYTES in memory, the rest spooled)
 
 
 def _parse_layerwise(path: Path, file_id: int, spool_root: Path) -> ParsedFile:
@@ -73,11 +74,13 @@ def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progr
     """Ingest `roots` in order, one transaction per root, yielding each summary once it is stored.
 
     One warehouse connection serves every root (opening it and creating the schema cost
-    ~20 ms each time); the first root is parsed on a background thread while the warehouse
-    opens, and root i+1 while root i loads. Commits go to DuckDB's WAL (which checkpoints
-    itself past 16 MB) except the last, which checkpoints straight into the file
-    (`store.write_through`), so nothing is left to write on close. A lone root bigger than EARLY_OPEN_BYTES is parsed
-    before the lock is taken, so one long parse never holds other loaders up.
+    ~20 ms each time). One background thread parses the roots in order, up to LOOKAHEAD_ROOTS
+    beyond the one loading (so neither side idles on a small root while the other works on a
+    big one), the first while the warehouse opens. Commits go to DuckDB's WAL (which
+    checkpoints itself past 16 MB) except the last, which checkpoints straight into the file
+    (`store.write_through`), so nothing is left to write on close. A lone root bigger than
+    EARLY_OPEN_BYTES is parsed before the lock is taken, so one long parse never holds other
+    loaders up.
     """
     if not roots:
         return
@@ -88,15 +91,21 @@ def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progr
             yield load_root(conn, roots[0], parsed)
         return
     with cf.ThreadPoolExecutor(max_workers=1) as ahead:
-        parsing = ahead.submit(parse_root, roots[0], spool, progress, workers)
-        with warehouse.connect() as conn:
-            for i, root in enumerate(roots):
-                parsed = parsing.result()
-                if i + 1 < len(roots):
-                    parsing = ahead.submit(parse_root, roots[i + 1], spool, progress, workers)
-                else:  # earlier commits may sit in the WAL; the last one checkpoints them all
-                    write_through(conn)
-                yield load_root(conn, root, parsed)
+        parsing = [ahead.submit(parse_root, root, spool, progress, workers) for root in roots[:LOOKAHEAD_ROOTS]]
+        try:
+            with warehouse.connect() as conn:
+                for i, root in enumerate(roots):
+                    parsed = parsing[i].result()
+                    if i + LOOKAHEAD_ROOTS < len(roots):
+                        parsing.append(ahead.submit(parse_root, roots[i + LOOKAHEAD_ROOTS], spool, progress, workers))
+                    if i + 1 == len(roots):  # earlier commits may sit in the WAL; the last one checkpoints them all
+                        write_through(conn)
+                    parsing[i] = None  # the loaded root's tables can go
+                    yield load_root(conn, root, parsed)
+        finally:
+            for future in parsing:
+                if future is not None:
+                    future.cancel()
 
 
 def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[TraceRoot]:
