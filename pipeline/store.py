@@ -2,9 +2,10 @@
 
 DuckDB admits one writing process per file. Every connection to a file warehouse is taken
 under an exclusive ``flock`` on ``<warehouse>.lock``, so a second loader *waits* for the first
-instead of failing on DuckDB's own lock. A big root is parsed before the lock is taken; small
-roots are parsed while the warehouse opens (`pipeline.ingest.iter_ingest`); inside the lock
-only parsed tables are copied in, in one transaction per root.
+instead of failing on DuckDB's own lock. A single root is parsed before the lock is taken;
+several roots in one call share one connection while the next ones are parsed ahead
+(`pipeline.ingest.iter_ingest`); inside the lock parsed tables are copied in, one
+transaction per root.
 """
 
 from __future__ import annotations
