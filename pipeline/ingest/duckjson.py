@@ -3,7 +3,7 @@
 Each batch (a run of whole events cut by `reader.py`) is written as a JSON array file and
 read by one query, `sql/ingest/events.sql`, into a wide Arrow table (one row per event,
 the union of every table's columns plus the target table `tbl`); `split` then cuts it into
-the warehouse tables. The result is the same `BatchResult` that the orjson path
+the warehouse tables, numbering events by row position and counting categories. The result is the same `BatchResult` that the orjson path
 (`events.convert`) builds, so both feed the same spool; `parse.py` falls back to the orjson
 path for any batch DuckDB refuses. One in-memory DuckDB database per process (one thread
 per query), one cursor of it per Python thread; DuckDB releases the GIL, so a few threads
@@ -94,23 +94,32 @@ class BatchParser:
         """
         ts_to_ns = "us_to_ns_double" if variant == "relative" else "us_to_ns_exact"
         sql = read_sql("ingest/events.sql").replace("{source}", _literal(source)).replace("{ts_to_ns}", ts_to_ns)
-        params = {"file_id": file_id, "first": batch_number << BATCH_SHIFT}
-        wide = self.con.sql(sql, params=params).to_arrow_table()
-        return split(wide)
+        wide = self.con.sql(sql, params={"file_id": file_id}).to_arrow_table()
+        return split(wide, batch_number << BATCH_SHIFT)
 
 
-def split(wide: pa.Table) -> BatchResult:
-    """Cut the wide per-event table into the warehouse tables and count categories."""
-    counts = pc.value_counts(wide["catkey"].combine_chunks())
-    cats = Counter(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())))
-    result = BatchResult(events=wide.num_rows, categories=cats)
+def categories(wide: pa.Table) -> Counter:
+    """Events per ``"ph:cat"`` (``"ph"`` alone when cat is empty), as the orjson path counts them."""
+    groups = wide.select(["ph", "cat"]).group_by(["ph", "cat"]).aggregate([([], "count_all")])
+    cats: Counter = Counter()
+    for ph, cat, n in zip(*(groups[c].to_pylist() for c in ("ph", "cat", "count_all"))):
+        ph = "None" if ph is None else ph
+        cats[f"{ph}:{cat}" if cat else ph] += n
+    return cats
+
+
+def split(wide: pa.Table, first: int) -> BatchResult:
+    """Cut the wide per-event table into the warehouse tables; `first` is the ordinal of row 0."""
+    result = BatchResult(events=wide.num_rows, categories=categories(wide))
     tbl = wide["tbl"]
     for table, columns in COLUMNS.items():
         mask = pc.equal(tbl, table)
         if not pc.any(mask).as_py():
             continue
-        rows = wide.select([source for _, source in columns]).filter(mask)  # only this table's columns are copied
-        result.tables[table] = pa.table(dict(zip([name for name, _ in columns], rows.columns)))
+        ev = pc.add(pc.cast(pc.indices_nonzero(mask), pa.int64()), first)  # position in the batch → ordinal
+        rows = wide.select([source for _, source in columns if source != "ev"]).filter(mask)
+        named = dict(zip([name for name, source in columns if source != "ev"], rows.columns))
+        result.tables[table] = pa.table({name: ev if source == "ev" else named[name] for name, source in columns})
     return result
 
 
