@@ -716,7 +716,7 @@ def _classify_object(text: str, complete: bool) -> _Sniff:
 
 
 def _object_keys(text: str) -> tuple[set[str], set[str]]:
-    """Top-level keys of a JSON object prefix, and the keys directly inside `context`."""
+    """Top-level keys of a JSON object prefix (up to ``traceEvents``), and the keys directly inside `context`."""
     keys: set[str] = set()
     context_keys: set[str] = set()
     stack: list[str] = []
@@ -739,6 +739,8 @@ def _object_keys(text: str) -> tuple[set[str], set[str]]:
             if len(stack) == 1:
                 keys.add(key)
                 current = key
+                if key == "traceEvents":  # enough to classify; the events need no tokenising
+                    break
             elif len(stack) == 2 and current == "context":
                 context_keys.add(key)
             expect_key = False
