@@ -88,6 +88,8 @@ def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progr
         parsing = [ahead.submit(parse_root, root, spool, progress, workers) for root in roots[:LOOKAHEAD_ROOTS]]
         try:
             with warehouse.connect() as conn:
+                if not warehouse.in_memory:  # closed after the run; the other core parses ahead (~5 %)
+                    conn.execute("SET threads = 1")
                 for i, root in enumerate(roots):
                     parsed = parsing[i].result()
                     if i + LOOKAHEAD_ROOTS < len(roots):
