@@ -145,6 +145,73 @@ def test_batches_duckdb_refuses_fall_back_to_orjson(tmp_path: Path, spool: Path,
     assert any(b.tail and b"deviceProperties" in b.data for b in fallbacks), "the whole tail fell back"
 
 
+def _kernels_file(path: Path, times: list[tuple[object, object]], absolute: bool = False) -> Path:
+    """A trace of one kernel per (ts, dur) between plain kernels (a tail's last event always goes
+    through orjson; these must reach DuckDB's reader too)."""
+    base = 1712170298123456 if absolute else 10
+    pad = [{"ph": "X", "cat": "kernel", "name": "pad", "pid": 0, "tid": 7, "ts": base + i, "dur": 1.5,
+            "args": {"correlation": i}} for i in range(60)]
+    odd = [{"ph": "X", "cat": "kernel", "name": f"odd{i}", "pid": 0, "tid": 7, "ts": ts, "dur": dur,
+            "args": {"correlation": 1000 + i}} for i, (ts, dur) in enumerate(times)]
+    path.write_bytes(orjson.dumps({"traceEvents": pad[:30] + odd + pad[30:]}))
+    return path
+
+
+def _both_converters(path: Path, spool: Path, monkeypatch) -> list:
+    """Parse `path` once with DuckDB for every batch and once with orjson only."""
+    monkeypatch.setattr(parse_mod, "DUCKDB_MIN_BYTES", 0)
+    real, refused = parse_mod._duck_batch, []
+    monkeypatch.setattr(parse_mod, "_duck_batch", lambda *a: real(*a) or refused.append(a[0]))
+    duck = parse_file(path, 9, spool / "duck", workers=1)
+    duck.refused = bool(refused)  # DuckDB refused the batch: the orjson path decided
+    monkeypatch.setattr(parse_mod, "_duck_batch", lambda *a: None)
+    return [duck, parse_file(path, 9, spool / "orjson", workers=1)]
+
+
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
+def test_numeric_strings_and_fourth_decimals_convert_alike_in_both_converters(
+        tmp_path: Path, spool: Path, monkeypatch, absolute: bool) -> None:
+    base = 1712170298123456 if absolute else 10
+    times = [(f"{base + 100}.25", "2.5"), (base + 101.0005, 0.0015), (base + 102, None), (-1.0005 if not absolute
+             else f"{base + 103}.0004", "-0.0025")]
+    path = _kernels_file(tmp_path / "t.json", times, absolute)
+    expected = {"odd0": ((base + 100) * 1000 + 250, 2500), "odd1": (None, 2),  # None: checked below
+                "odd2": ((base + 102) * 1000, None),
+                "odd3": (-1001 if not absolute else (base + 103) * 1000, -3)}
+    duck, slow = _both_converters(path, spool, monkeypatch)
+    assert not duck.refused, "DuckDB's reader converted the odd values itself"
+    for parsed in (duck, slow):
+        assert parsed.status == "ok", parsed.error
+        rows = {r["name"]: (r["ts_ns"], r["dur_ns"]) for r in _spool_rows(parsed)["kernels"]}
+        for name, (ts, dur) in expected.items():
+            assert rows[name][1] == dur, (name, rows[name])
+            if ts is not None:
+                assert rows[name][0] == ts, (name, rows[name])
+    assert _spool_rows(duck) == _spool_rows(slow)
+
+
+@pytest.mark.parametrize("field,value", [("ts", "abc"), ("dur", "1.5us"), ("ts", {"us": 1}), ("dur", [1])])
+def test_a_time_that_is_not_a_number_rejects_the_file_naming_the_event(
+        tmp_path: Path, spool: Path, monkeypatch, field: str, value: object) -> None:
+    times = [(5.0, value) if field == "dur" else (value, 1.0)]
+    path = _kernels_file(tmp_path / "bad.json", times)
+    duck, slow = _both_converters(path, spool, monkeypatch)
+    assert duck.refused, "DuckDB's reader refuses the batch; the orjson path names the event"
+    for parsed in (duck, slow):
+        assert parsed.status == "error"
+        assert str(path) in parsed.error and "'odd0'" in parsed.error
+        assert f"{field} is not a number" in parsed.error and repr(value) in parsed.error
+    root = tmp_path / "data" / "sglang" / "run1"  # the rest of the root still loads
+    root.mkdir(parents=True)
+    shutil.copy(path, root / "bad-TP-1-DECODE.trace.json")
+    shutil.copy(next(SGLANG_DECODE.glob("*.json.gz")), root / "good-TP-0-DECODE.trace.json.gz")
+    wh = Warehouse(None)
+    [summary] = ingest_inputs([root], wh, spool / "root", data_root=tmp_path / "data")
+    assert summary.ok == 1 and len(summary.errors) == 1 and "not a number" in summary.errors[0]
+    with wh.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM kernels").fetchone()[0] == 555
+
+
 def test_bare_array_trace(tmp_path: Path, spool: Path) -> None:
     path = tmp_path / "bare.json"
     path.write_bytes(orjson.dumps([{"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 1, "ts": 1.0, "dur": 2.0}]))

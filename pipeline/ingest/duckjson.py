@@ -59,6 +59,13 @@ def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def events_sql(source: Path, variant: str) -> str:
+    """`sql/ingest/events.sql` reading `source`; ts read and converted as `variant` needs."""
+    ts_type, ts_to_ns = ("DOUBLE", "us_to_ns") if variant == "relative" else ("VARCHAR", "us_to_ns_exact")
+    sql = read_sql("ingest/events.sql").replace("{source}", _literal(source))
+    return sql.replace("{ts_type}", ts_type).replace("{ts_to_ns}", ts_to_ns)
+
+
 def _database() -> duckdb.DuckDBPyConnection:
     """The process's parsing database (created once: each new instance costs ~50 ms)."""
     with _shared_lock:
@@ -92,17 +99,17 @@ class BatchParser:
         `variant` is the file's timestamp variant (`timestamps.detect_variant`): absolute
         timestamps need the exact DECIMAL conversion, relative ones are exact as doubles.
         """
-        ts_to_ns = "us_to_ns_double" if variant == "relative" else "us_to_ns_exact"
-        sql = read_sql("ingest/events.sql").replace("{source}", _literal(source)).replace("{ts_to_ns}", ts_to_ns)
-        wide = self.con.sql(sql, params={"file_id": file_id}).to_arrow_table()
+        wide = self.con.sql(events_sql(source, variant), params={"file_id": file_id}).to_arrow_table()
         return split(wide, batch_number << BATCH_SHIFT)
 
 
 def categories(wide: pa.Table) -> Counter:
     """Events per ``"ph:cat"`` (``"ph"`` alone when cat is empty), as the orjson path counts them."""
-    ph = pc.coalesce(wide["ph"], "None")
-    key = pc.if_else(pc.equal(pc.coalesce(wide["cat"], ""), ""), ph, pc.binary_join_element_wise(ph, wide["cat"], ":"))
-    counts = pc.value_counts(key.combine_chunks())  # plain kernels: no Acero plan, no thread pool
+    ph = pc.coalesce(wide["ph"], "None", memory_pool=POOL)
+    cat = wide["cat"]
+    joined = pc.binary_join_element_wise(ph, cat, ":", memory_pool=POOL)
+    key = pc.if_else(pc.equal(pc.coalesce(cat, "", memory_pool=POOL), ""), ph, joined, memory_pool=POOL)
+    counts = pc.value_counts(key.combine_chunks(memory_pool=POOL), memory_pool=POOL)  # no Acero plan, no thread pool
     return Counter(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())))
 
 

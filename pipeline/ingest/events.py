@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import orjson
 import pyarrow as pa
 
-from pipeline.ingest.timestamps import to_ns
+from pipeline.ingest.timestamps import BadNumber, to_ns
 
 BATCH_SHIFT = 24  # ev = batch_number << 24 | index in batch
 
@@ -87,14 +87,27 @@ def _arg(args: list[dict], *keys: str) -> list:
     return out
 
 
+class BadEvent(ValueError):
+    """An event whose ``ts`` or ``dur`` is not a number; the message names the event."""
+
+
+def _times(evs: list, key: str, variant: str) -> pa.Array:
+    try:
+        return to_ns([e.get(key) for e in evs], variant)
+    except BadNumber as exc:
+        event = evs[exc.index]
+        raise BadEvent(f"event {event.get('name')!r} (ph {event.get('ph')!r}, cat {event.get('cat')!r}): "
+                       f"{key} is {exc}") from None
+
+
 def _common(evs: list, ords: list, variant: str, file_id: int) -> dict[str, pa.Array]:
     n = len(evs)
     return {
         "file_id": pa.array([file_id] * n, pa.int64()),
         "ev": pa.array(ords, pa.int64()),
         "name": _texts([e.get("name") for e in evs]),
-        "ts_ns": to_ns([e.get("ts") for e in evs], variant),
-        "dur_ns": to_ns([e.get("dur") for e in evs], variant),
+        "ts_ns": _times(evs, "ts", variant),
+        "dur_ns": _times(evs, "dur", "relative"),  # durations are exact as doubles in every variant
         "pid": _texts([e.get("pid") for e in evs]),
         "tid": _texts([e.get("tid") for e in evs]),
     }

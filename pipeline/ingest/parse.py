@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from pipeline.ingest import reader
 from pipeline.ingest.duckjson import prepare, thread_parser
-from pipeline.ingest.events import BatchResult, convert
+from pipeline.ingest.events import BadEvent, BatchResult, convert
 from pipeline.ingest.reader import (
     Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
 )
@@ -113,7 +113,10 @@ def _convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str
         events, header = parse_tail(batch, Path(path), bare)
     else:
         events = parse_events(batch, Path(path))
-    result = convert(events, batch.number, variant, file_id, batch.first_index)
+    try:
+        result = convert(events, batch.number, variant, file_id, batch.first_index)
+    except BadEvent as exc:
+        raise TraceReadError(f"{path}: {exc}") from None
     return _out(result, Path(out), batch, header, keep)
 
 

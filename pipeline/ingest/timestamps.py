@@ -8,11 +8,19 @@
    A double cannot hold them, so the batch text is rewritten to quote ``ts`` before parsing
    and the decimal strings are converted digit by digit. ``dur`` stays a number: durations
    are far below 2^53 ns, so ``round(dur * 1000)`` on a double is exact.
+
+Both converters (`events.py` here, `sql/ingest/events.sql` in DuckDB) read a value the same
+way: a JSON number, or a string holding one; ``true``/``false`` count as 1/0 where the value
+is read as a double (relative ``ts``, every ``dur``). Halves round away from zero (DuckDB's
+``round``). Anything else is not a time: the file is rejected with the event and the value
+named (`BadNumber`), instead of storing a kernel without a time.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,22 +57,72 @@ def quote_times(data: bytes) -> bytes:
     return b"".join(parts)
 
 
-def _exact_ns(value: object) -> int | None:
+_DECIMAL = re.compile(r"\s*(-?)(\d+)(?:\.(\d*))?\s*")
+
+
+class BadNumber(ValueError):
+    """A time value that is neither a number nor a string holding one."""
+
+    def __init__(self, index: int, value: object):
+        super().__init__(f"not a number: {value!r}")
+        self.index, self.value = index, value
+
+
+def _exact_ns(value: object, index: int) -> int | None:
+    """One absolute timestamp → ns, decimal digits kept exactly (DuckDB's DECIMAL(38,3) cast).
+
+    A float counts by its shortest decimal spelling (what DuckDB's reader renders it as), not
+    by its binary value: ``1712170298123557.0`` is ...557000 ns, never ...557120.
+    """
     if value is None:
         return None
-    if isinstance(value, str):
-        neg = value.startswith("-")
-        whole, _, frac = value.lstrip("-").partition(".")
-        ns = int(whole) * 1000 + int((frac + "000")[:3])
-        return -ns if neg else ns
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise BadNumber(index, value)
     if isinstance(value, int):
         return value * 1000
-    return round(value * 1000)
+    text = repr(value) if isinstance(value, float) else value
+    match = _DECIMAL.fullmatch(text)
+    if match:  # the common case, without Decimal
+        sign, whole, frac = match.groups()
+        frac = frac or ""
+        ns = int(whole) * 1000 + int((frac + "000")[:3]) + (frac[3:4] >= "5")
+        return -ns if sign else ns
+    try:  # exponent forms
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        raise BadNumber(index, value) from None
+    if not number.is_finite():
+        raise BadNumber(index, value)
+    return int((number * 1000).to_integral_value(ROUND_HALF_UP))
+
+
+def _as_double(value: object, index: int) -> float | None:
+    if value is None or isinstance(value, (int, float)):  # bool is an int: 1.0 / 0.0, as in DuckDB
+        return None if value is None else float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise BadNumber(index, value) from None
+        if math.isfinite(number):
+            return number
+    raise BadNumber(index, value)
 
 
 def to_ns(values: list, variant: str) -> pa.Array:
-    """Convert a list of µs values (float, int, decimal string or None) to an int64 ns array."""
-    if variant == "relative":
+    """Convert µs values (number, numeric string or None) to int64 ns; raises `BadNumber`.
+
+    ``variant`` is the file's timestamp variant for ``ts``; durations are always converted
+    as ``"relative"`` (doubles are exact for them).
+    """
+    if variant != "relative":
+        return pa.array([_exact_ns(v, i) for i, v in enumerate(values)], pa.int64())
+    try:
         arr = pa.array(values, pa.float64())
-        return pc.cast(pc.round(pc.multiply(arr, 1000.0)), pa.int64())
-    return pa.array([_exact_ns(v) for v in values], pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        arr = pa.array([_as_double(v, i) for i, v in enumerate(values)], pa.float64())
+    finite = pc.fill_null(pc.is_finite(arr), True)
+    if not pc.all(finite).as_py():  # inf from 1e999
+        bad = pc.index(finite, False).as_py()
+        raise BadNumber(bad, values[bad])
+    return pc.cast(pc.round(pc.multiply(arr, 1000.0), round_mode="half_towards_infinity"), pa.int64())
