@@ -24,6 +24,10 @@ from pipeline.ingest.events import BATCH_SHIFT, BatchResult
 from pipeline.paths import read_sql
 
 MEMORY_LIMIT = "1GB"
+# The split's Arrow buffers come from the C allocator: pyarrow's default mimalloc pool backs
+# fresh allocations with transparent huge pages here, and zeroing them cost the split 10-60 ms
+# per batch in a new process instead of ~10 ms (benchmarks, docs/performance.md).
+POOL = pa.system_memory_pool()
 _local = threading.local()
 _shared: dict[str, duckdb.DuckDBPyConnection] = {}
 _shared_lock = threading.Lock()
@@ -118,11 +122,12 @@ def split(wide: pa.Table, first: int) -> BatchResult:
     result = BatchResult(events=wide.num_rows, categories=categories(wide))
     tbl = wide["tbl"]
     for table, columns in COLUMNS.items():
-        mask = pc.equal(tbl, table)
+        mask = pc.equal(tbl, table, memory_pool=POOL)
         if not pc.any(mask).as_py():
             continue
-        ev = pc.add(pc.cast(pc.indices_nonzero(mask), pa.int64()), first)  # position in the batch → ordinal
-        rows = wide.select([source for _, source in columns if source != "ev"]).filter(mask)
+        positions = pc.indices_nonzero(mask, memory_pool=POOL)  # position in the batch → ordinal
+        ev = pc.add(pc.cast(positions, pa.int64(), memory_pool=POOL), first, memory_pool=POOL)
+        rows = pc.filter(wide.select([source for _, source in columns if source != "ev"]), mask, memory_pool=POOL)
         named = dict(zip([name for name, source in columns if source != "ev"], rows.columns))
         result.tables[table] = pa.table({name: ev if source == "ev" else named[name] for name, source in columns})
     return result
