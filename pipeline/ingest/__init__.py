@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 from pathlib import Path
 from typing import Iterator
 
 from pipeline.discover import TraceRoot, discover, discover_root, inspect_file
 from pipeline.ingest.layerwise import layerwise_table, load_layerwise
 from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
-from pipeline.ingest.parse import ParsedFile, Progress, parse_file, size_estimate
+from pipeline.ingest.parse import PARALLEL_MIN_BYTES, ParsedFile, Progress, parse_file, size_estimate
 from pipeline.ingest.reader import TraceReadError
 from pipeline.store import Warehouse, file_id_for, write_through
 
@@ -72,13 +73,17 @@ def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progr
     beyond the one loading (so neither side idles on a small root while the other works on a
     big one), the first while the warehouse opens. Commits go to DuckDB's WAL (which
     checkpoints itself past 16 MB) except the last, which checkpoints straight into the file
-    (`store.write_through`), so nothing is left to write on close. A lone root is parsed
-    before the lock is taken, so its parse never holds other loaders up (and a parse thread
-    racing the warehouse open made a single root ~10 % slower, not faster).
+    (`store.write_through`), so nothing is left to write on close.
+
+    A lone root whose parse uses several threads is parsed before the lock is taken, so its
+    parse never holds other loaders up (racing the warehouse open for the cores made it
+    ~10 % slower). A lone root parsed on one thread is parsed while the warehouse opens
+    (DuckDB releases the GIL): such a parse is short (< ~0.1 s), and a small root gains the
+    open's ~20 ms.
     """
     if not roots:
         return
-    if len(roots) == 1:
+    if len(roots) == 1 and _parses_on_threads(roots[0], workers):
         parsed = parse_root(roots[0], spool, progress, workers)
         with warehouse.connect() as conn:
             write_through(conn)
@@ -102,6 +107,13 @@ def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progr
             for future in parsing:
                 if future is not None:
                     future.cancel()
+
+
+def _parses_on_threads(root: TraceRoot, workers: int) -> bool:
+    """Whether parsing `root` converts batches on several threads (see `parse.parse_file`)."""
+    if workers > 0 or (os.cpu_count() or 1) == 1:
+        return workers > 1
+    return any(size_estimate(tf.path) >= PARALLEL_MIN_BYTES for tf in root.files if tf.status == "ok")
 
 
 def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[TraceRoot]:
@@ -140,3 +152,4 @@ def ingest_inputs(inputs: list[Path], warehouse: Warehouse, spool: Path, data_ro
                   progress: Progress | None = None, workers: int = 0) -> list[LoadSummary]:
     """Ingest every root named by `inputs` (see `iter_ingest`)."""
     return list(iter_ingest(resolve_inputs(inputs, data_root), warehouse, spool, progress, workers))
+
