@@ -64,10 +64,11 @@ def _literal(path: Path) -> str:
 
 
 def events_sql(source: Path, variant: str) -> str:
-    """`sql/ingest/events.sql` reading `source`; ts read and converted as `variant` needs."""
-    ts_type, ts_to_ns = ("DOUBLE", "us_to_ns") if variant == "relative" else ("VARCHAR", "us_to_ns_exact")
-    sql = read_sql("ingest/events.sql").replace("{source}", _literal(source))
-    return sql.replace("{ts_type}", ts_type).replace("{ts_to_ns}", ts_to_ns)
+    """`sql/ingest/events.sql` reading `source`; absolute timestamps read digit for digit."""
+    join, ts_ns = ("", "us_to_ns(ts)") if variant == "relative" else \
+        (read_sql("ingest/ts_text.sql"), "ts_exact(ts_text, ts)")
+    sql = read_sql("ingest/events.sql").replace("{ts_text_join}", join).replace("{ts_ns}", ts_ns)
+    return sql.replace("{source}", _literal(source))
 
 
 def _database() -> duckdb.DuckDBPyConnection:

@@ -109,6 +109,8 @@ def convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str,
 def _convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
                    keep: bool) -> _BatchOut:
     header = None
+    if variant != "relative":  # orjson would turn 19-digit values into doubles
+        batch = replace(batch, data=quote_times(batch.data))
     if batch.tail:
         events, header = parse_tail(batch, Path(path), bare)
     else:
@@ -140,8 +142,6 @@ def convert_any(path: str, batch: Batch, variant: str, file_id: int, out: str, b
                 keep: bool = False) -> list[_BatchOut]:
     """Convert one batch: DuckDB when it is at least DUCKDB_MIN_BYTES, else (or when DuckDB
     refuses it) orjson; a tail's last event and the document's end always go through orjson."""
-    if variant == "absolute_us_ns":
-        batch = Batch(batch.number, quote_times(batch.data), batch.offset, batch.tail)
     head, rest = split_tail(batch) if batch.tail else (batch, None)
     big = head is not None and len(head.data) >= DUCKDB_MIN_BYTES
     done = _duck_batch(head, file_id, Path(out), variant, keep) if big else None

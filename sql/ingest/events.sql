@@ -2,11 +2,12 @@
 -- per event), one wide row per event; pipeline/ingest/duckjson.py splits the result into the
 -- warehouse tables by `tbl` and picks each table's columns (sql/schema/02…08).
 -- The batch file is a JSON array of whole events cut from `traceEvents` by
--- pipeline/ingest/reader.py. Placeholders: {source}, that file as a quoted SQL string literal;
--- {ts_type} and {ts_to_ns}, how ts is read and converted: DOUBLE and us_to_ns for relative
--- timestamps, VARCHAR and us_to_ns_exact for the absolute variants (19-digit values arrive
--- quoted). Durations are always read as DOUBLE (exact for any real duration); reading
--- numbers as DOUBLE instead of text saves ~20 % of the query.
+-- pipeline/ingest/reader.py. Placeholders (names in braces below; duckjson.events_sql
+-- fills them): source, that file as a quoted SQL string literal; ts_text_join and ts_ns,
+-- how ts becomes ns: for relative timestamps nothing and us_to_ns(ts) (a double is exact);
+-- for absolute ones the join of ts_text.sql (each event's ts as written, digit for digit)
+-- and ts_exact(ts_text, ts). ts and dur are read as DOUBLE (exact for relative ts and for
+-- any real duration; ~20 % cheaper than text).
 -- Parameter: $file_id. Needs macros.sql. The event ordinal `ev` and the per-category counts
 -- are not computed here: duckjson.split derives them from row positions and (ph, cat) groups
 -- in Arrow, ~20 % cheaper than a window function and a string per event.
@@ -45,8 +46,9 @@ WITH raw AS (
                                      "Input Dims": "JSON", "Python id": "BIGINT", "Python parent id": "BIGINT",
                                      "Python module id": "BIGINT"}') AS a
     FROM read_json({source}, format = 'array',
-        columns = {ph: 'VARCHAR', cat: 'VARCHAR', name: 'VARCHAR', ts: '{ts_type}', dur: 'DOUBLE',
+        columns = {ph: 'VARCHAR', cat: 'VARCHAR', name: 'VARCHAR', ts: 'DOUBLE', dur: 'DOUBLE',
                    pid: 'VARCHAR', tid: 'VARCHAR', args: 'JSON'})
+    {ts_text_join}
 ), tagged AS (
     SELECT *,
            CASE WHEN ph = 'X' THEN CASE cat WHEN 'kernel' THEN 'kernels'
@@ -64,7 +66,7 @@ WITH raw AS (
 )
 SELECT CAST($file_id AS BIGINT) AS file_id,
        tbl,
-       ph, cat, name, {ts_to_ns}(ts) AS ts_ns, us_to_ns(dur) AS dur_ns, pid, tid,
+       ph, cat, name, {ts_ns} AS ts_ns, us_to_ns(dur) AS dur_ns, pid, tid,
        CASE WHEN tbl IN ('kernels', 'gpu_memops') THEN coalesce(a.stream, TRY_CAST(tid AS BIGINT)) END AS gpu_stream,
        CASE WHEN tbl IN ('kernels', 'gpu_memops') THEN coalesce(a.device, TRY_CAST(pid AS BIGINT)) END AS gpu_device,
        a.correlation, a."External id" AS external_id, coalesce(a.cbid, a.cid) AS cbid, a.bytes AS bytes,

@@ -10,6 +10,8 @@
 --   through a double. NULL stays NULL; any other text raises, so the batch falls back to
 --   the orjson path, which rejects the file naming the event (timestamps.BadNumber).
 --   For the two absolute variants (epoch µs × 1000 exceeds 2^53, a double's exact range).
+-- ts_exact(text, parsed): us_to_ns_exact of ts_text.sql's text; raises when the text is
+--   missing although read_json found a ts (a spelling the pattern does not know).
 -- args_or_null(json): the args object as JSON, NULL when absent or empty ({}).
 CREATE MACRO IF NOT EXISTS us_to_ns(v) AS CAST(round(v * 1000) AS BIGINT);
 CREATE MACRO IF NOT EXISTS us_to_ns_exact(v) AS
@@ -17,4 +19,7 @@ CREATE MACRO IF NOT EXISTS us_to_ns_exact(v) AS
          ELSE coalesce(CAST(TRY_CAST(v AS DECIMAL(38, 3)) * 1000 AS BIGINT),
                        CAST(round(TRY_CAST(v AS DOUBLE) * 1000) AS BIGINT),
                        error('not a number: ' || v)) END;
+CREATE MACRO IF NOT EXISTS ts_exact(text, parsed) AS
+    CASE WHEN text IS NULL AND parsed IS NOT NULL THEN error('ts not found in the event text')
+         ELSE us_to_ns_exact(text) END;
 CREATE MACRO IF NOT EXISTS args_or_null(a) AS CASE WHEN a IS NULL OR a::VARCHAR = '{}' THEN NULL ELSE a END;

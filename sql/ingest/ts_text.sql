@@ -1,0 +1,15 @@
+-- ts_text: each event's ts exactly as written, for traces with absolute timestamps.
+-- Spliced into events.sql's FROM clause after read_json (its ts_text_join placeholder).
+-- A double cannot hold a 19-digit epoch µs value with three decimals, and DuckDB's reader
+-- hands numbers over as doubles whatever the column type, so the digits are taken from the
+-- event's own text instead: read_json_objects reads the same batch file, one row per event
+-- in the same order (one thread, insertion order kept; read_json has already refused a
+-- batch with an element that is not an object), and a regular expression takes the first
+-- "ts" value of the object — Kineto writes ts before args, and a key inside a string
+-- cannot match because its quotes are escaped there. RE2 in C++: no Python pass over the
+-- batch text, no GIL (the orjson path quotes ts with timestamps.quote_times instead).
+--   ts_text   the number's text (optionally quoted, exponent allowed); NULL when absent
+POSITIONAL JOIN (
+    SELECT regexp_extract(json, '"ts"\s*:\s*"?(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)', 1) AS ts_text
+    FROM read_json_objects({source}, format = 'array')
+)
