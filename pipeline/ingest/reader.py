@@ -20,6 +20,7 @@ from typing import BinaryIO, Iterator
 import orjson
 
 CHUNK_BYTES = 16 << 20
+READ_BYTES = 1 << 20  # one read; a batch is handed over as soon as CHUNK_BYTES have arrived
 _KEY_RE = re.compile(rb'"traceEvents"\s*:\s*\[')
 _WS = b" \t\r\n"
 # Longest header we accept before the events array starts (metadata objects are small).
@@ -83,7 +84,7 @@ def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState, chunk_bytes
     """Consume the header; return the buffer positioned at the first event (or ']')."""
     buf = b""
     while True:
-        chunk = _read(fh, path, chunk_bytes)
+        chunk = _read(fh, path, min(chunk_bytes, READ_BYTES))
         state.bytes_in += len(chunk)
         buf += chunk
         stripped = buf.lstrip(_WS)
@@ -147,11 +148,7 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
         number = 0
         eof = False
         while not eof:
-            while len(buf) < chunk_bytes and not eof:
-                chunk = _read(fh, path, chunk_bytes)
-                state.bytes_in += len(chunk)
-                eof = not chunk
-                buf += chunk
+            buf, eof = _fill(fh, path, state, buf, chunk_bytes)
             if eof:
                 break
             split = find_split(buf, chunk_bytes) or find_split(buf)
@@ -164,6 +161,23 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
             offset += next_start
             buf = buf[next_start:]
         yield Batch(number, buf, offset, tail=True)
+
+
+def _fill(fh: BinaryIO, path: Path, state: ReaderState, buf: bytes, size: int) -> tuple[bytes, bool]:
+    """Read until `buf` holds at least `size` bytes or the file ends; returns (buf, at end).
+
+    Reads READ_BYTES at a time and joins once, so the first batch is ready after one batch
+    of input (not two) and nothing is copied more than once.
+    """
+    parts, have = [buf], len(buf)
+    while have < size:
+        chunk = _read(fh, path, min(size - have, READ_BYTES))
+        if not chunk:
+            return b"".join(parts), True
+        state.bytes_in += len(chunk)
+        parts.append(chunk)
+        have += len(chunk)
+    return (b"".join(parts) if len(parts) > 1 else buf), False
 
 
 def split_tail(batch: Batch) -> tuple[Batch | None, Batch]:
