@@ -297,6 +297,42 @@ def test_several_roots_in_one_call_each_commit_on_their_own(tmp_path: Path, spoo
     assert per_root[roots[2].key] == _recount(next(roots[2].path.glob("*.json.gz")))[0]
 
 
+@pytest.mark.parametrize("big", [True, False], ids=["threaded-parse", "one-thread-parse"])
+def test_a_lone_root_holds_the_warehouse_lock_only_for_a_short_parse(
+        tmp_path: Path, spool: Path, monkeypatch, big: bool) -> None:
+    """A root parsed on several threads is parsed before the lock; a small one while the warehouse opens."""
+    import threading
+
+    import pipeline.ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 1 if big else 1 << 40)
+    monkeypatch.setattr(parse_mod, "PARALLEL_MIN_BYTES", 1 if big else 1 << 40)
+    events: list[str] = []
+    opening, parsed_once = threading.Event(), threading.Event()
+    real_parse, real_connect = ingest_mod.parse_root, Warehouse.connect
+
+    def parse(*a, **k):
+        if not big:  # the one-thread parse waits until the warehouse is being opened
+            assert opening.wait(10), "the warehouse open did not start during the parse"
+        out = real_parse(*a, **k)
+        events.append("parsed")
+        parsed_once.set()
+        return out
+
+    def connect(self):
+        events.append("open")
+        opening.set()
+        return real_connect(self)
+
+    monkeypatch.setattr(ingest_mod, "parse_root", parse)
+    monkeypatch.setattr(Warehouse, "connect", connect)
+    [summary] = ingest_inputs([SGLANG_DECODE], Warehouse(tmp_path / "w.duckdb"), spool, data_root=TRACES)
+    assert summary.ok == 1 and parsed_once.is_set()
+    assert events == (["parsed", "open"] if big else ["open", "parsed"])
+    with real_connect(Warehouse(tmp_path / "w.duckdb")) as conn:
+        assert conn.execute("SELECT count(*) FROM kernels").fetchone()[0] == 555
+
+
 def test_reloading_a_root_is_idempotent(tmp_path: Path, spool: Path) -> None:
     wh = Warehouse(tmp_path / "w.duckdb")
     for _ in range(2):
