@@ -152,4 +152,3 @@ def ingest_inputs(inputs: list[Path], warehouse: Warehouse, spool: Path, data_ro
                   progress: Progress | None = None, workers: int = 0) -> list[LoadSummary]:
     """Ingest every root named by `inputs` (see `iter_ingest`)."""
     return list(iter_ingest(resolve_inputs(inputs, data_root), warehouse, spool, progress, workers))
-

@@ -5,9 +5,10 @@
    2^53 ns, so ``round(ts * 1000)`` on a double is exact.
 2. ``absolute_us``: integer epoch µs (Kineto before 2024-03). Python ints stay exact.
 3. ``absolute_us_ns``: epoch µs with 3 decimals (19 significant digits, 2024-03 → 2024-04).
-   A double cannot hold them, so the batch text is rewritten to quote ``ts`` before parsing
-   and the decimal strings are converted digit by digit. ``dur`` stays a number: durations
-   are far below 2^53 ns, so ``round(dur * 1000)`` on a double is exact.
+   A double cannot hold them, so the orjson path rewrites the batch text to quote ``ts``
+   before parsing (`quote_times`) and converts the decimal strings digit by digit; DuckDB
+   takes the digits from each event's text (`sql/ingest/ts_text.sql`). ``dur`` stays a
+   number: durations are far below 2^53 ns, so ``round(dur * 1000)`` on a double is exact.
 
 Both converters (`events.py` here, `sql/ingest/events.sql` in DuckDB) read a value the same
 way: a JSON number, or a string holding one; ``true``/``false`` count as 1/0 where the value
@@ -99,7 +100,7 @@ def _exact_ns(value: object, index: int) -> int | None:
 def _as_double(value: object, index: int) -> float | None:
     if value is None or isinstance(value, (int, float)):  # bool is an int: 1.0 / 0.0, as in DuckDB
         return None if value is None else float(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and "_" not in value:  # Python reads "1_000"; DuckDB does not
         try:
             number = float(value)
         except ValueError:
