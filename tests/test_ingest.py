@@ -305,7 +305,6 @@ def test_a_lone_root_holds_the_warehouse_lock_only_for_a_short_parse(
 
     import pipeline.ingest as ingest_mod
 
-    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 1 if big else 1 << 40)
     monkeypatch.setattr(parse_mod, "PARALLEL_MIN_BYTES", 1 if big else 1 << 40)
     events: list[str] = []
     opening, parsed_once = threading.Event(), threading.Event()

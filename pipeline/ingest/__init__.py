@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 from pathlib import Path
 from typing import Iterator
 
 from pipeline.discover import TraceRoot, discover, discover_root, inspect_file
 from pipeline.ingest.layerwise import layerwise_table, load_layerwise
 from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
-from pipeline.ingest.parse import PARALLEL_MIN_BYTES, ParsedFile, Progress, parse_file, size_estimate
+from pipeline.ingest.parse import ParsedFile, Progress, converter_threads, parse_file, size_estimate
 from pipeline.ingest.reader import TraceReadError
 from pipeline.store import Warehouse, file_id_for, write_through
 
@@ -110,10 +109,8 @@ def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progr
 
 
 def _parses_on_threads(root: TraceRoot, workers: int) -> bool:
-    """Whether parsing `root` converts batches on several threads (see `parse.parse_file`)."""
-    if workers > 0 or (os.cpu_count() or 1) == 1:
-        return workers > 1
-    return any(size_estimate(tf.path) >= PARALLEL_MIN_BYTES for tf in root.files if tf.status == "ok")
+    """Whether parsing `root` converts some file's batches on several threads."""
+    return any(converter_threads(size_estimate(tf.path), workers) > 1 for tf in root.files if tf.status == "ok")
 
 
 def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[TraceRoot]:

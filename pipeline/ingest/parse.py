@@ -212,6 +212,14 @@ def size_estimate(path: Path) -> int:
     return isize if isize >= size else size * 8  # wrapped past 4 GiB or a multi-member file
 
 
+def converter_threads(estimate: int, workers: int = 0) -> int:
+    """Threads converting a file's batches: `workers` if given, else one per core (up to 4)
+    for a file of at least PARALLEL_MIN_BYTES decompressed, else one."""
+    if workers > 0:
+        return workers
+    return min(os.cpu_count() or 1, 4) if estimate >= PARALLEL_MIN_BYTES else 1
+
+
 def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,
                progress: Progress | None = None, in_memory: bool = False) -> ParsedFile:
     """Parse `path` into ``spool_root/<file_id>/`` (or into memory); errors are recorded, never raised.
@@ -227,8 +235,7 @@ def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,
     estimate = size_estimate(path)
     if estimate >= DUCKDB_MIN_BYTES:
         prepare()  # the parsing database starts while the first batch is read
-    if workers <= 0:
-        workers = min(os.cpu_count() or 1, 4) if estimate >= PARALLEL_MIN_BYTES else 1
+    workers = converter_threads(estimate, workers)
     # A mid-size file is cut into one batch per thread (each DuckDB query costs ~7 ms to plan).
     chunk = None if workers == 1 else min(reader.CHUNK_BYTES, max(2 * DUCKDB_MIN_BYTES, estimate // workers))
     try:
