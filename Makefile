@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DATA_ROOT ?= examples/traces
+DATA_ROOT ?= tests/data/traces
 export PROFTRIAGE_STATE_DIR ?= $(CURDIR)/.state
 export DAGSTER_HOME ?= $(PROFTRIAGE_STATE_DIR)/dagster_home
 

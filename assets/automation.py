@@ -154,7 +154,7 @@ def select_roots(entry: dict, roots: list[TraceRoot], data_root: Path) -> list[T
 
 
 def bundle_key_of_entry(entry: dict) -> str:
-    from pipeline.bundle import bundle_key
+    from pipeline.render.bundle import bundle_key
 
     return bundle_key(entry["framework"], entry["model"])
 

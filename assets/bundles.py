@@ -19,7 +19,7 @@ from assets.checks import Outcome, evaluate_root, floors_of
 from assets.partitions import bundle_parts, bundles
 from assets.reports import triage_report
 from assets.resources import QualityFloors, TracePaths, WarehouseResource, md_table
-from pipeline.bundle import slug, write_bundle, write_index
+from pipeline.render.bundle import slug, write_bundle, write_index
 from pipeline.paths import read_sql
 
 GROUP = "bundles"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from assets.cli import default_home, ensure_dagster_home
-from pipeline.bundle import bundle_key
+from pipeline.render.bundle import bundle_key
 from pipeline.config import settings
 from pipeline.discover import discover
 

@@ -1,7 +1,7 @@
 """Dynamic partitions: one `trace_roots` key per trace root, one `bundles` key per framework × model.
 
 `trace_roots` keys are `TraceRoot.key` (the root's path under the data root, already sanitised by
-discovery); `bundles` keys are `pipeline.bundle.bundle_key(framework, model)`, e.g.
+discovery); `bundles` keys are `pipeline.render.bundle.bundle_key(framework, model)`, e.g.
 `sglang/Qwen3-8B`. Both are validated here before they reach an instance.
 """
 
@@ -13,7 +13,7 @@ from typing import Iterable
 
 import dagster as dg
 
-from pipeline.bundle import bundle_key
+from pipeline.render.bundle import bundle_key
 from pipeline.discover import TraceRoot
 
 trace_roots = dg.DynamicPartitionsDefinition(name="trace_roots")

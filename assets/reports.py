@@ -8,7 +8,7 @@ import orjson
 from assets.partitions import trace_roots
 from assets.resources import TracePaths, WarehouseResource
 from assets.roots import GROUP, kernel_facts
-from pipeline.report import TriageOptions, triage_root
+from pipeline.report.build import TriageOptions, triage_root
 
 STAGE_COLUMNS = ("stage", "kernel_time_ns", "kernel_count", "site_share", "cpu_op_share", "alignment", "headline")
 

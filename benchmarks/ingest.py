@@ -38,7 +38,6 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # pipeline/, tests.tracegen
 import common  # noqa: E402
 from common import WORK, TRACES, gb, mb, median, print_table, run_child  # noqa: E402
 

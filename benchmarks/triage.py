@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/triage.py [--repeat 3] [--layers 100] [--steps 101] [--keep]``
 
 Generates (if missing) ``benchmarks/.work/triage-sglang-<layers>x<steps>_decode.json`` with
-``tests/tracegen.py`` (``ModelSpec.bench`` = 1 Python frame + 1 cpu_op + 1 launch + 1 kernel
+``tracegen/__init__.py`` (``ModelSpec.bench`` = 1 Python frame + 1 cpu_op + 1 launch + 1 kernel
 per op, 8 ops per layer, one stage annotation per step — the reference tool's benchmark
 shape: 100 layers × 101 steps ≈ 324k events, 80 800 kernels), then measures, interleaved,
 each in a fresh process: (a) ``orjson.loads(open(f, 'rb').read())`` and (b) ``proftriage
@@ -23,7 +23,6 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # pipeline/, tests.tracegen
 import common  # noqa: E402
 from common import WORK, gb, median, print_table, run_child  # noqa: E402
 
@@ -55,7 +54,7 @@ def ensure_trace(layers: int, steps: int) -> tuple[Path, dict]:
     info_path = path.with_suffix(".info.json")
     if path.exists() and info_path.exists():
         return path, orjson.loads(info_path.read_bytes())
-    from tests.tracegen import ModelSpec, make_trace, write_trace
+    from tracegen import ModelSpec, make_trace, write_trace
 
     print(f"generating {path.relative_to(common.ROOT)} …", flush=True)
     started = time.perf_counter()

@@ -101,8 +101,8 @@ def _triage_roots(args: argparse.Namespace):
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    from pipeline.render import render_report_markdown
-    from pipeline.report import TriageOptions, UnknownRankError, triage_root
+    from pipeline.render.markdown import render_report_markdown
+    from pipeline.report.build import TriageOptions, UnknownRankError, triage_root
 
     try:
         roots = _triage_roots(args)
@@ -143,7 +143,7 @@ def _format(reports: list[dict], fmt: str, render) -> str:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from pipeline.bundle import write_bundles
+    from pipeline.render.bundle import write_bundles
 
     warehouse = _warehouse(args, default_memory=False)
     out = Path(args.output_dir) if args.output_dir else settings().bundles_path

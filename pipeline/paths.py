@@ -9,7 +9,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = REPO_ROOT / "sql"
 TEMPLATES_DIR = REPO_ROOT / "templates"
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
-EXAMPLES_DIR = REPO_ROOT / "examples" / "traces"
+EXAMPLES_DIR = REPO_ROOT / "tests" / "data" / "traces"  # the real-trace corpus: demo data root and test data
 
 
 @lru_cache(maxsize=None)

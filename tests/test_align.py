@@ -7,9 +7,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from pipeline.align import (align_sequences, align_steps, align_within_trace, is_wrapper_site, match_rate,
+from pipeline.align.sequence import (align_sequences, align_steps, align_within_trace, is_wrapper_site, match_rate,
                             normalise_key, transfer)
-from tests.tracegen import (FRAMEWORKS, GroundTruth, ModelSpec, family_of, kernel_records, make_pair,
+from tracegen import (FRAMEWORKS, GroundTruth, ModelSpec, family_of, kernel_records, make_pair,
                             make_trace_with_truth, steps_of)
 
 

@@ -3,7 +3,7 @@ idle, launch-bound, "≥ 2 streams active", category overlap, overlap rows and f
 per rank and summed — never read off one timeline that pools the ranks. And `--rank N` for a rank
 the root lacks is an error.
 
-Runs from `tests/tracegen.py` (`make_sglang_run`, `merge_sglang_traces`); the sums are checked
+Runs from `tracegen/__init__.py` (`make_sglang_run`, `merge_sglang_traces`); the sums are checked
 against triaging each rank alone with `--rank N` (a separate path through the pipeline) and the
 per-rank windows and busy times against a recount straight from the per-rank JSON files.
 """
@@ -20,12 +20,12 @@ from pipeline.analyze.fusion import match_fusions
 from pipeline.analyze.overlap import analyze_overlap
 from pipeline.attribute import attribute_files, ok_file_ids
 from pipeline.cli import main
-from pipeline.ranks import combine_fusions
-from pipeline.report import TriageOptions, UnknownRankError, triage_root
+from pipeline.report.ranks import combine_fusions
+from pipeline.report.build import TriageOptions, UnknownRankError, triage_root
 from tests.conftest import load_json_exact, us_to_ns
 from tests.test_merged import GPU_CATS, Layout, _ingest, _layout
 from tests.test_fusion import BY_ID, CTX, chain
-from tests.tracegen import ModelSpec, make_sglang_run, make_trace, write_trace
+from tracegen import ModelSpec, make_sglang_run, make_trace, write_trace
 
 TIMELINE = ("window_ns", "busy_ns", "idle_ns", "multi_stream_ns", "launch_bound_ns")
 OVERLAP_SUMS = ("time_ns", "count", "exposed_ns", "hidden_ns", "hidden_same_stream_ns", "launch_gap_ns")

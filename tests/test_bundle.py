@@ -6,9 +6,9 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from pipeline.bundle import bundle_key, cross_framework, write_bundles
+from pipeline.render.bundle import bundle_key, cross_framework, write_bundles
 from pipeline.ingest import ingest_inputs
-from pipeline.render import md
+from pipeline.render.markdown import md
 from pipeline.store import Warehouse
 from tests.conftest import TRACES
 

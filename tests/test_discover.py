@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import pipeline.discover as disc
+from pipeline.paths import EXAMPLES_DIR
 from pipeline.discover import (DiscoveryError, discover, discover_root,
                                discover_with_warnings, inspect_file, sanitize_key, sniff)
 
 DATA = Path(__file__).parent / "data"
 TRACES = DATA / "traces"
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "traces"
 TINY_TRACE = {"schemaVersion": 1, "traceEvents": [{"ph": "X", "name": "k", "ts": 1, "dur": 1}]}
 
 
@@ -43,6 +43,8 @@ EXPECTED_REAL = {
         ("unknown", "Qwen1.5-0.5B-Chat", {"Qwen_Qwen1.5-0.5B-Chat__1016005.json.gz": "unknown"}),
     "other/gpu-only-mi210-no-cpu-events":
         ("unknown", "gpu-only", {"gpu_only_trace.json.gz": "unknown"}),
+    "other/hta-2rank-sendrecv":
+        ("unknown", "hta-2rank-sendrecv", {"sampled_rank-0.json.gz": "unknown", "sampled_rank-1.json.gz": "unknown"}),
     "other/hta-ns-resolution-v100-resnet-training":
         ("unknown", "hta-ns-resolution",
          {"rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz": "unknown"}),
@@ -92,8 +94,8 @@ def test_real_tree_content_markers_and_ranks():
 
 
 def test_examples_corpus_discovered():
-    roots = discover(EXAMPLES)
-    assert {r.framework for r in roots} == {"sglang", "vllm"}
+    roots = discover(EXAMPLES_DIR)
+    assert {r.framework for r in roots} == {"sglang", "vllm", "unknown"}
     assert all(r.status == "ok" and r.files for r in roots)
 
 

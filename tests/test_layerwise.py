@@ -21,8 +21,8 @@ import pytest
 from pipeline import classify as C
 from pipeline.cli import main
 from pipeline.ingest import ingest_inputs
-from pipeline.render import render_report_markdown
-from pipeline.report import TriageOptions, triage_root
+from pipeline.render.markdown import render_report_markdown
+from pipeline.report.build import TriageOptions, triage_root
 from pipeline.store import Warehouse
 from tests.conftest import DATA, load_json_exact
 

@@ -1,7 +1,7 @@
 """One rank over merged (issue 8, item 2): SGLang's merged trace split back into ranks, never a
 kernel counted twice, rank selection, and `--all-ranks` per-rank columns and stragglers.
 
-The runs come from `tests/tracegen.py` (`make_sglang_run` + `merge_sglang_traces`, the latter
+The runs come from `tracegen/__init__.py` (`make_sglang_run` + `merge_sglang_traces`, the latter
 rewriting pids the way sglang's `ProfileMerger` does); every expected number is recounted here
 straight from the per-rank JSON files.
 """
@@ -21,10 +21,10 @@ from pipeline.classify import display_name
 from pipeline.cli import main
 from pipeline.ingest import ingest_inputs
 from pipeline.ingest.merged import parse_label, split_pid
-from pipeline.report import TriageOptions, triage_root
+from pipeline.report.build import TriageOptions, triage_root
 from pipeline.store import Warehouse
 from tests.conftest import load_json_exact, us_to_ns
-from tests.tracegen import make_sglang_run, merge_sglang_traces, sglang_rank_file, write_trace
+from tracegen import make_sglang_run, merge_sglang_traces, sglang_rank_file, write_trace
 
 GPU_CATS = ("kernel", "gpu_memcpy", "gpu_memset")
 

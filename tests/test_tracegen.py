@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.tracegen import (FRAMEWORKS, ModelSpec, file_name, kernel_records, make_pair, make_trace,
+from tracegen import (FRAMEWORKS, ModelSpec, file_name, kernel_records, make_pair, make_trace,
                             make_trace_with_truth, steps_of, write_trace)
 
 TRACES = Path(__file__).parent / "data" / "traces"

@@ -13,10 +13,10 @@ from pipeline.frames import choose_site, display_frame
 from pipeline.ingest import ingest_inputs
 from pipeline.ingest.pair import pair_root
 from pipeline.ingest import ingest_root
-from pipeline.report import TriageOptions, triage_root
+from pipeline.report.build import TriageOptions, triage_root
 from pipeline.store import Warehouse
 from tests.conftest import TRACES, load_json_exact, us_to_ns
-from tests.tracegen import ModelSpec, file_name, make_pair, make_trace, write_trace
+from tracegen import ModelSpec, file_name, make_pair, make_trace, write_trace
 
 EAGER = {
     "sglang-extend-mi300x": TRACES / "sglang/qwen3-8b-mi300x-extend-eager-bs15",

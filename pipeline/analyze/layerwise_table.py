@@ -40,7 +40,7 @@ from pipeline.analyze.kernel_table import apply_cutoff, coverage, family_summary
 from pipeline.classify import classify_with_op, display_name
 from pipeline.paths import read_sql
 from pipeline.store import query_dicts
-from pipeline.summary import headline
+from pipeline.report.headline import headline
 
 SOURCE = "vLLM layer-wise profile (examples/offline_profile.py --json, model_stats tree)"
 ATTRIBUTION = "module_tree"  # coverage's by_attribution_ns key: site = the module path

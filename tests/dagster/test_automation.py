@@ -21,6 +21,7 @@ from assets.resources import QualityFloors, TracePaths, WarehouseResource
 from assets.roots import kernel_facts, raw_trace_files
 from pipeline.discover import discover
 from pipeline.paths import EXAMPLES_DIR
+from pipeline.render.bundle import bundle_key
 from tests.dagster.conftest import SGLANG_BUNDLE, SMALL_ROOT
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # build_run_status_sensor_context(repository_def=…)
@@ -47,7 +48,8 @@ def test_sensor_registers_new_roots_and_requests_runs_once(tmp_path: Path) -> No
         names = {r.partitions_def_name: set(r.partition_keys) for r in first.dynamic_partitions_requests}
         roots = {r.key for r in discover(EXAMPLES_DIR)}
         assert names["trace_roots"] == roots
-        assert names["bundles"] == {"sglang/Qwen3-8B", "vllm/gpt-oss-20b", "vllm/gpt-oss-120b"}
+        assert {"sglang/Qwen3-8B", "vllm/gpt-oss-20b", "vllm/gpt-oss-120b"} <= names["bundles"]
+        assert names["bundles"] == {bundle_key(r.framework, r.model) for r in discover(EXAMPLES_DIR)}
         assert {r.partition_key for r in first.run_requests} == roots
         assert all(r.run_key.startswith(f"{r.partition_key}@") for r in first.run_requests)
         assert all(r.tags[TAG_BUNDLE] for r in first.run_requests)

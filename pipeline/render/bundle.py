@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.render import render
-from pipeline.report import TriageOptions, triage_root
+from pipeline.render.markdown import render
+from pipeline.report.build import TriageOptions, triage_root
 
 FRAMEWORK_ORDER = ("sglang", "vllm", "trtllm", "tokenspeed")
 FRAMEWORK_NAMES = {"sglang": "SGLang", "vllm": "vLLM", "trtllm": "TensorRT-LLM", "tokenspeed": "TokenSpeed",

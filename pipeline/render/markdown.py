@@ -8,7 +8,7 @@ from functools import lru_cache
 import jinja2
 
 from pipeline.paths import TEMPLATES_DIR
-from pipeline.summary import fmt_ns, pct
+from pipeline.report.headline import fmt_ns, pct
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
 

@@ -21,14 +21,14 @@ from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.overlap import analyze_overlap
 from pipeline.analyze.table import as_table
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
-from pipeline.mapping import apply_alignment
-from pipeline.ranks import (
+from pipeline.align.apply import apply_alignment
+from pipeline.report.ranks import (
     TIMELINE_RULE, add_rank_timelines, by_rank, combine_fusions, combine_overlaps, combine_summaries, rank_of_files,
     rank_spread, timeline_scope,
 )
 from pipeline.stage import OUTSIDE, group_by_stage
 from pipeline.store import query_dicts
-from pipeline.summary import headline
+from pipeline.report.headline import headline
 
 SCHEMA_VERSION = 1
 STAGE_ORDER = ("prefill", "decode", "mixed", "unknown")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pipeline import align
+from pipeline.align import sequence as align
 from pipeline.classify import classify
 from pipeline.stage import OUTSIDE, group_by_stage
 

@@ -1,0 +1,1 @@
+"""Align graph-replayed kernels with eager kernels that carry their attribution."""

@@ -1,0 +1,1 @@
+"""Markdown rendering: one report, bundles per model x framework, the index."""

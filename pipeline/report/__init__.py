@@ -1,0 +1,1 @@
+"""The triage report of a root: per-stage analyses, per-rank views, headline."""
