@@ -7,7 +7,8 @@ from one dynamic partitions definition to a *computed* subset of another one, an
 daemon use (`external_data.py` keeps only built-in mappings), which would silently fall back to
 the inferred identity mapping (empty lineage). So the dependency is declared with an explicit
 `AllPartitionMapping`, and the body selects the bundle's roots by framework/model and refuses to
-render unless every one of them has a triage report materialised and passes every ERROR check.
+render unless every one of them has a triage report materialised, stored and current, and passes every
+ERROR check. It only reads the stored reports (`pipeline.report.read`): it never analyses a root.
 """
 
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from assets.checks import Outcome, evaluate_root, floors_of
 from assets.partitions import bundle_parts, bundles
 from assets.reports import triage_report
 from assets.resources import QualityFloors, TracePaths, WarehouseResource, md_table
-from pipeline.render.bundle import slug, write_bundle, write_index
+from pipeline.render.bundle import require_reports, slug, write_bundle, write_index
+from pipeline.report.state import NotAnalyzed
 from pipeline.paths import read_sql
 
 GROUP = "bundles"
@@ -69,7 +71,7 @@ def _refusal(key: str, missing: list[str], failures: list[Outcome]) -> str:
 
 
 @dg.asset(
-    partitions_def=bundles, pool="tracedb", code_version="1", kinds={"markdown", "duckdb"}, group_name=GROUP,
+    partitions_def=bundles, pool="tracedb", code_version="2", kinds={"markdown", "duckdb"}, group_name=GROUP,
     deps=[dg.AssetDep(triage_report, partition_mapping=dg.AllPartitionMapping())],
 )
 def bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource, paths: TracePaths,
@@ -87,6 +89,10 @@ def bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource, path
         if missing or failures:
             raise dg.Failure(description=_refusal(key, missing, failures),
                              metadata={"roots": roots.read, "failed_checks": len(failures), "missing": len(missing)})
+        try:
+            require_reports(conn, roots.read)
+        except NotAnalyzed as exc:
+            raise dg.Failure(description=f"bundle {key} not rendered: {exc.args[0]}") from exc
         path = write_bundle(conn, paths.bundles_path(), framework, roots.model)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),
@@ -98,7 +104,7 @@ def bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource, path
 
 
 @dg.asset(
-    pool="tracedb", code_version="1", kinds={"markdown"}, group_name=GROUP,
+    pool="tracedb", code_version="2", kinds={"markdown"}, group_name=GROUP,
     deps=[dg.AssetDep(bundle, partition_mapping=dg.AllPartitionMapping())],
 )
 def bundle_index(warehouse: WarehouseResource, paths: TracePaths) -> dg.MaterializeResult:

@@ -49,9 +49,10 @@ def _judge_kernels(row: dict, _: Floors) -> tuple[bool, str]:
 
 
 def _judge_facts(row: dict, _: Floors) -> tuple[bool, str]:
-    ok = row["files_mismatched"] == 0
+    ok = row["files_mismatched"] == 0 and row["files_without_facts"] == 0
     return ok, (f"{row['fact_rows']} fact rows / {row['kernel_rows']} kernel rows, "
-                f"{row['fact_dur_ns']} / {row['kernel_dur_ns']} ns over {row['files_with_facts']} files")
+                f"{row['fact_dur_ns']} / {row['kernel_dur_ns']} ns over {row['files_with_facts']} files; "
+                f"{row['files_without_facts']} loaded files with kernels but no facts")
 
 
 def _judge_negative(row: dict, _: Floors) -> tuple[bool, str]:
@@ -110,7 +111,7 @@ RULES: tuple[Rule, ...] = (
          extra_params=(OVERLAP_TOLERANCE_NS,),
          description="Kernels on one (file, stream) do not overlap by more than 1 µs (a warning: PDL overlaps)."),
     Rule("kernel_facts_match_kernels", "kernel_facts", 2, _judge_facts,
-         description="kernel_facts keeps every kernel of each attributed file once, with the same summed duration."),
+         description="kernel_facts keeps every kernel of every loaded file (every rank) once, with the same summed duration."),
     Rule("attribution_coverage", "triage_report", 1, _judge_coverage,
          description="Share of kernel time attributed to a Python site is at least the attribution floor."),
     Rule("alignment_match_rate", "triage_report", 2, _judge_alignment,

@@ -1,4 +1,6 @@
-"""Per-root triage report: the JSON report of one trace root (`<state_dir>/reports/<root>.json`)."""
+"""Per-root triage report: analyse the root's stored facts into its stored report (`report_*`
+tables), and export the default view as JSON (`<state_dir>/reports/<root>.json`) for tools that
+do not query the warehouse."""
 
 from pathlib import Path
 
@@ -8,8 +10,12 @@ import orjson
 from assets.partitions import trace_roots
 from assets.resources import TracePaths, WarehouseResource
 from assets.roots import GROUP, kernel_facts
-from pipeline.report.build import TriageOptions, triage_root
+from pipeline.render.markdown import render_report_markdown
+from pipeline.report.build import analyze_root
+from pipeline.report.read import read_report
+from pipeline.report.state import NotAnalyzed
 
+MAX_PREVIEW = 60_000  # characters of the markdown report shown in the UI
 STAGE_COLUMNS = ("stage", "kernel_time_ns", "kernel_count", "site_share", "cpu_op_share", "alignment", "headline")
 
 
@@ -43,15 +49,20 @@ def _markdown(rows: list[dict]) -> str:
 
 
 @dg.asset(
-    partitions_def=trace_roots, deps=[kernel_facts], pool="tracedb", code_version="1",
+    partitions_def=trace_roots, deps=[kernel_facts], pool="tracedb", code_version="2",
     kinds={"duckdb", "json"}, group_name=GROUP,
 )
 def triage_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   paths: TracePaths) -> dg.MaterializeResult:
-    """The triage report of one root (stages, kernel tables, launch groups, overlap, fusions,
-    coverage and alignment), as the stable JSON schema of `proftriage triage --format json`."""
+    """The triage report of one root — per view (each rank, all ranks) and stage: kernel rows,
+    families, launch groups, overlap, fusions, coverage and alignment — computed once from the
+    stored kernel facts and stored as the `report_*` tables, which bundles read."""
     with warehouse.connect() as conn:
-        report = triage_root(conn, context.partition_key, TriageOptions())
+        try:
+            analyze_root(conn, context.partition_key)
+        except NotAnalyzed as exc:
+            raise dg.Failure(description=f"{exc.args[0]} — materialise kernel_facts for this root first") from exc
+        report = read_report(conn, context.partition_key)
     target = report_path(paths.reports_path(), context.partition_key)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str))
@@ -67,5 +78,6 @@ def triage_report(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "alignment_rate": min(aligned) if aligned else dg.MetadataValue.null(),
         "warnings": len(report.get("warnings", [])),
         "stages": dg.MetadataValue.md(_markdown(rows)),
+        "report": dg.MetadataValue.md(render_report_markdown(report)[:MAX_PREVIEW]),
         **({"rejected": str(report["rejected"])} if report.get("rejected") else {}),
     })

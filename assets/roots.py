@@ -1,4 +1,4 @@
-"""Per-root assets: ingest a trace root into the warehouse, then attribute its kernels.
+"""Per-root assets: ingest a trace root into the warehouse, then build its kernel facts (every rank).
 
 Both are partitioned by `trace_roots` and open DuckDB, so both sit in the `tracedb` pool.
 """
@@ -6,11 +6,12 @@ Both are partitioned by `trace_roots` and open DuckDB, so both sit in the `trace
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.compute as pc
 
 from assets.partitions import bundle_key_of, trace_roots
 from assets.resources import TracePaths, WarehouseResource, column_schema, md_table
 from pipeline.analyze.kernel_table import coverage, family_summary
-from pipeline.attribute import attribute_root
+from pipeline.facts import build_facts, load_facts
 from pipeline.discover import DiscoveryError, TraceRoot, discover
 from pipeline.ingest import ingest_root
 
@@ -35,7 +36,7 @@ def _file_rows(root: TraceRoot) -> list[dict]:
 
 
 @dg.asset(
-    partitions_def=trace_roots, pool="tracedb", code_version="1", kinds={"duckdb", "python"}, group_name=GROUP,
+    partitions_def=trace_roots, pool="tracedb", code_version="2", kinds={"duckdb", "python"}, group_name=GROUP,
 )
 def raw_trace_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                     paths: TracePaths) -> dg.MaterializeResult:
@@ -61,20 +62,26 @@ def raw_trace_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 @dg.asset(
-    partitions_def=trace_roots, deps=[raw_trace_files], pool="tracedb", code_version="1",
+    partitions_def=trace_roots, deps=[raw_trace_files], pool="tracedb", code_version="2",
     kinds={"duckdb", "python"}, group_name=GROUP,
 )
 def kernel_facts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """One record per GPU activity of the root with its launch, CPU op, Python site, family,
-    step and stage (`kernel_facts` table; docs/architecture.md)."""
+    """One record per GPU activity of every file and rank of the root — launch, CPU op, Python site
+    and how it was obtained (alignment included), family, step and stage — built once and stored
+    (`kernel_facts`, `alignment_rates`; docs/architecture.md). Every later step reads it."""
     with warehouse.connect() as conn:
-        records = attribute_root(conn, context.partition_key)
+        facts = build_facts(conn, context.partition_key)
+        table = load_facts(conn, context.partition_key)
         schema = column_schema(conn, "kernel_facts")
-    cov = coverage([r for r in records if r["kind"] == "kernel"])
+    kernels = table.filter(pc.equal(table.column("kind"), "kernel"))
+    cov = coverage(kernels)
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(records),
+        "dagster/row_count": facts.rows,
         "dagster/table_name": "main.kernel_facts",
         "dagster/column_schema": schema,
-        "cpu_op_share": float(cov["cpu_op_share"]), "site_share": float(cov["site_share"]),
-        "preview": md_table(family_summary(records), ["family", "time_ns", "share", "launches"]),
+        "files": facts.files, "ranks": dg.MetadataValue.json(facts.ranks),
+        "cpu_op_share": dg.MetadataValue.float(float(cov["cpu_op_share"])),
+        "site_share": dg.MetadataValue.float(float(cov["site_share"])),
+        "alignment": md_table(facts.alignment, ["rank", "stage", "by_time", "by_count", "source"]),
+        "preview": md_table(family_summary(table), ["family", "time_ns", "share", "launches"]),
     })

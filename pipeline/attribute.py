@@ -3,8 +3,8 @@
 The joins run in DuckDB (`sql/attribute/`) and come back as Arrow columns; stacks are walked
 in Python through ``Python id`` / ``Python parent id`` once per frame (`pipeline.stacks`), and
 names, families, stacks and sites are computed once per distinct value, then spread over the
-kernels. The result is one `kernel_facts` row per GPU activity (columns in
-`sql/schema/20_kernel_facts.sql` and `docs/architecture.md`).
+kernels. The result is one record per GPU activity (columns in `sql/schema/20_kernel_facts.sql`
+and `docs/architecture.md`); `pipeline.facts` aligns and stores them.
 """
 
 from __future__ import annotations
@@ -14,29 +14,14 @@ from collections import defaultdict
 import duckdb
 import pyarrow as pa
 
-from pipeline.analyze.table import columns_of, to_array
 from pipeline.classify import classify, classify_with_op, display_name
 from pipeline.frames import choose_site, display_frame
 from pipeline.gc_pause import paused_gc
 from pipeline.paths import read_sql
 from pipeline.stacks import EMPTY, StackIndex
 from pipeline.stage import assign_steps, build_steps
-from pipeline.store import query_dicts, transaction
+from pipeline.store import query_dicts
 
-FACT_COLUMNS = (
-    "root", "file_id", "ev", "kind", "name", "display_name", "family", "ts_ns", "dur_ns", "stream",
-    "device", "correlation", "launch_name", "launch_ts_ns", "is_graph", "cpu_op_ev", "cpu_op", "site",
-    "launch_site", "stack", "step", "step_name", "stage", "attribution", "mapped_from", "match_kind",
-)
-FACT_SCHEMA = pa.schema([
-    ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("kind", pa.string()),
-    ("name", pa.string()), ("display_name", pa.string()), ("family", pa.string()), ("ts_ns", pa.int64()),
-    ("dur_ns", pa.int64()), ("stream", pa.int64()), ("device", pa.int64()), ("correlation", pa.int64()),
-    ("launch_name", pa.string()), ("launch_ts_ns", pa.int64()), ("is_graph", pa.bool_()),
-    ("cpu_op_ev", pa.int64()), ("cpu_op", pa.string()), ("site", pa.string()), ("launch_site", pa.string()),
-    ("stack", pa.list_(pa.string())), ("step", pa.int32()), ("step_name", pa.string()), ("stage", pa.string()),
-    ("attribution", pa.string()), ("mapped_from", pa.string()), ("match_kind", pa.string()),
-])
 # record keys in order: the link columns, then what attribution adds (`step`, `stage` … come last)
 LINK_KEYS = (
     "file_id", "ev", "kind", "name", "ts_ns", "dur_ns", "stream", "device", "correlation", "external_id",
@@ -160,15 +145,6 @@ def attribute_files(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> lis
     return records
 
 
-def facts_table(records: list[dict]) -> pa.Table:
-    """Arrow table of kernel records in `kernel_facts` column order (built column by column)."""
-    with paused_gc():
-        values = columns_of(records, FACT_COLUMNS)
-        arrays = [to_array(v, f.type) for v, f in zip(values, FACT_SCHEMA)] if records else \
-            [pa.array([], f.type) for f in FACT_SCHEMA]
-    return pa.Table.from_arrays(arrays, schema=FACT_SCHEMA)
-
-
 def ok_file_ids(conn: duckdb.DuckDBPyConnection, root: str) -> list[int]:
     """Files of `root` whose rows are in the warehouse (ok or kept from an earlier load)."""
     rows = conn.execute(
@@ -176,23 +152,3 @@ def ok_file_ids(conn: duckdb.DuckDBPyConnection, root: str) -> list[int]:
         "ORDER BY path", [root]
     ).fetchall()
     return [r[0] for r in rows]
-
-
-def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict]) -> int:
-    """Replace `root`'s kernel_facts rows in one transaction; return the row count."""
-    table = facts_table(records)
-    conn.register("_facts", table)
-    try:
-        with transaction(conn):
-            conn.execute("DELETE FROM kernel_facts WHERE root = ?", [root])
-            conn.execute("INSERT INTO kernel_facts BY NAME SELECT * FROM _facts")
-    finally:
-        conn.unregister("_facts")
-    return table.num_rows
-
-
-def attribute_root(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
-    """Compute and store the kernel records of one root; return them."""
-    records = attribute_files(conn, ok_file_ids(conn, root))
-    store_facts(conn, root, records)
-    return records

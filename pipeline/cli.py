@@ -1,4 +1,4 @@
-"""`proftriage` command line: ingest, inspect, triage, bundle (+ capture, probe, trtllm-with-stack).
+"""`proftriage` command line: ingest, inspect, analyze, triage, bundle (+ capture, probe, trtllm-with-stack).
 
 The Dagster-only command `register` is added by `assets.cli`, the console-script entry point;
 everything here runs without a Dagster instance.
@@ -102,7 +102,8 @@ def _triage_roots(args: argparse.Namespace):
 
 def cmd_triage(args: argparse.Namespace) -> int:
     from pipeline.render.markdown import render_report_markdown
-    from pipeline.report.build import TriageOptions, UnknownRankError, triage_root
+    from pipeline.report.read import TriageOptions, UnknownRankError
+    from pipeline.report.triage import triage_root
 
     try:
         roots = _triage_roots(args)
@@ -142,13 +143,54 @@ def _format(reports: list[dict], fmt: str, render) -> str:
     return "\n\n".join(render(r) for r in reports)
 
 
+def _existing_warehouse(args: argparse.Namespace) -> Warehouse | None:
+    """The warehouse a reading command names; None (after an error line) when its file does not exist."""
+    warehouse = _warehouse(args, default_memory=False)
+    if not Path(warehouse.path).is_file():
+        print(f"error: warehouse {warehouse.path} does not exist (ingest and analyze roots into it first)",
+              file=sys.stderr)
+        return None
+    return warehouse
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from pipeline.report.context import RootNotFound
+    from pipeline.report.triage import analyze
+
+    warehouse = _existing_warehouse(args)
+    if warehouse is None:
+        return 2
+    with warehouse.connect() as conn:
+        roots = args.roots or [r for (r,) in conn.execute("SELECT root FROM trace_roots ORDER BY root").fetchall()]
+        if not roots:
+            print(f"error: warehouse {warehouse.path} holds no trace root (run `proftriage ingest` first)", file=sys.stderr)
+            return 2
+        for root in roots:
+            try:
+                facts = analyze(conn, root)
+            except RootNotFound as exc:
+                print(f"error: {exc.args[0]}", file=sys.stderr)
+                return 2
+            ranks = f", ranks {facts.ranks}" if facts and facts.ranks else ""
+            print(f"{root}: {facts.rows if facts else 0:,} kernel facts from {facts.files if facts else 0} files{ranks}; "
+                  "report stored")
+    return 0
+
+
 def cmd_bundle(args: argparse.Namespace) -> int:
     from pipeline.render.bundle import write_bundles
+    from pipeline.report.state import NotAnalyzed
 
-    warehouse = _warehouse(args, default_memory=False)
+    warehouse = _existing_warehouse(args)
+    if warehouse is None:
+        return 2
     out = Path(args.output_dir) if args.output_dir else settings().bundles_path
     with warehouse.connect() as conn:
-        written = write_bundles(conn, out)
+        try:
+            written = write_bundles(conn, out)
+        except NotAnalyzed as exc:
+            print(f"error: bundles not written, reports missing or stale:\n{exc.args[0]}", file=sys.stderr)
+            return 2
     for path in written:
         print(path)
     return 0
@@ -194,9 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_inspect)
     _add_triage(sub)
-    p = sub.add_parser("bundle", help="render markdown bundles for every root in the warehouse")
-    p.add_argument("--warehouse")
-    p.add_argument("--output-dir")
+    p = sub.add_parser("analyze", help="build kernel facts and the stored report of roots in the warehouse")
+    p.add_argument("roots", nargs="*", help="root keys (default: every root of the warehouse)")
+    p.add_argument("--warehouse", help="DuckDB file (default: $PROFTRIAGE_STATE_DIR/warehouse.duckdb)")
+    p.set_defaults(func=cmd_analyze)
+    p = sub.add_parser("bundle", help="render markdown bundles from the stored reports of the warehouse")
+    p.add_argument("--warehouse", help="DuckDB file (default: $PROFTRIAGE_STATE_DIR/warehouse.duckdb)")
+    p.add_argument("--output-dir", help="folder for the bundles (default: $PROFTRIAGE_BUNDLES_DIR)")
     p.set_defaults(func=cmd_bundle)
     from pipeline.capture.cli import register as register_capture
 

@@ -38,3 +38,13 @@ def spool(tmp_path: Path) -> Path:
 def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep every test's state (warehouse, bundles) inside its tmp dir."""
     monkeypatch.setenv("PROFTRIAGE_STATE_DIR", str(tmp_path / "state"))
+
+
+def analyze_all(conn) -> list[str]:
+    """`proftriage analyze` of every root in the warehouse (facts, then the stored report)."""
+    from pipeline.report.triage import analyze
+
+    roots = [r for (r,) in conn.execute("SELECT root FROM trace_roots ORDER BY root").fetchall()]
+    for root in roots:
+        analyze(conn, root)
+    return roots

@@ -20,8 +20,9 @@ from pipeline.analyze.fusion import match_fusions
 from pipeline.analyze.overlap import analyze_overlap
 from pipeline.attribute import attribute_files, ok_file_ids
 from pipeline.cli import main
-from pipeline.report.ranks import combine_fusions
-from pipeline.report.build import TriageOptions, UnknownRankError, triage_root
+from pipeline.analyze.fusion_table import merge_fusions
+from pipeline.report.read import TriageOptions, UnknownRankError
+from pipeline.report.triage import triage_root
 from tests.conftest import load_json_exact, us_to_ns
 from tests.test_merged import GPU_CATS, Layout, _ingest, _layout
 from tests.test_fusion import BY_ID, CTX, chain
@@ -228,8 +229,8 @@ def test_split_chains_are_matched_on_each_rank_not_across_ranks() -> None:
     per = {r: match_fusions(ks, total_time_ns=sum(k["dur_ns"] for k in ks), **CTX)
            for r, ks in ((0, rank0), (1, rank1))}
     total = sum(k["dur_ns"] for k in rank0 + rank1)
-    merged = combine_fusions(per, total)
-    [item] = [f for f in merged["fusions"] if f["pattern"] == p.id]
+    merged = merge_fusions(per, total)
+    [item] = [f for f in merged if f["pattern"] == p.id]
     assert (item["status"], item["occurrences"], item["split_occurrences"]) == ("split", 2, 2)
     pooled = match_fusions(rank0 + rank1, total_time_ns=total, **CTX)
     [wrong] = [f for f in pooled["fusions"] if f["pattern"] == p.id]

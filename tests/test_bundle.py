@@ -10,7 +10,7 @@ from pipeline.render.bundle import bundle_key, cross_framework, write_bundles
 from pipeline.ingest import ingest_inputs
 from pipeline.render.markdown import md
 from pipeline.store import Warehouse
-from tests.conftest import TRACES
+from tests.conftest import TRACES, analyze_all
 
 
 def _table_rows(html_tokens) -> list[tuple[int, list[int]]]:
@@ -46,6 +46,7 @@ def test_every_bundle_renders_and_every_table_row_has_the_header_cell_count(tmp_
     ingest_inputs([TRACES], wh, spool, data_root=TRACES)
     out = tmp_path / "bundles"
     with wh.connect() as conn:
+        analyze_all(conn)
         written = write_bundles(conn, out)
     assert (out / "index.md") in written
     parser = MarkdownIt("commonmark").enable("table")
@@ -67,6 +68,7 @@ def test_bundle_layout_and_index_order(tmp_path: Path, spool: Path) -> None:
     ingest_inputs([TRACES / "vllm", TRACES / "sglang"], wh, spool, data_root=TRACES)
     out = tmp_path / "b"
     with wh.connect() as conn:
+        analyze_all(conn)
         write_bundles(conn, out)
     assert (out / "Qwen3-8B" / "sglang.md").is_file()
     assert (out / "gpt-oss-20b" / "vllm.md").is_file()

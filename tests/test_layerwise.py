@@ -22,7 +22,8 @@ from pipeline import classify as C
 from pipeline.cli import main
 from pipeline.ingest import ingest_inputs
 from pipeline.render.markdown import render_report_markdown
-from pipeline.report.build import TriageOptions, triage_root
+from pipeline.report.read import TriageOptions
+from pipeline.report.triage import triage_root
 from pipeline.store import Warehouse
 from tests.conftest import DATA, load_json_exact
 

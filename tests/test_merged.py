@@ -21,7 +21,8 @@ from pipeline.classify import display_name
 from pipeline.cli import main
 from pipeline.ingest import ingest_inputs
 from pipeline.ingest.merged import parse_label, split_pid
-from pipeline.report.build import TriageOptions, triage_root
+from pipeline.report.read import TriageOptions
+from pipeline.report.triage import triage_root
 from pipeline.store import Warehouse
 from tests.conftest import load_json_exact, us_to_ns
 from tracegen import make_sglang_run, merge_sglang_traces, sglang_rank_file, write_trace

@@ -13,7 +13,8 @@ from pipeline.frames import choose_site, display_frame
 from pipeline.ingest import ingest_inputs
 from pipeline.ingest.pair import pair_root
 from pipeline.ingest import ingest_root
-from pipeline.report.build import TriageOptions, triage_root
+from pipeline.report.read import TriageOptions
+from pipeline.report.triage import triage_root
 from pipeline.store import Warehouse
 from tests.conftest import TRACES, load_json_exact, us_to_ns
 from tracegen import ModelSpec, file_name, make_pair, make_trace, write_trace

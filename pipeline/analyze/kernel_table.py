@@ -12,10 +12,12 @@ one seen first, as a first-seen-first-kept loop over the kernels would.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.analyze.protocol import Pooled, StagePart
 from pipeline.analyze.table import ROW, Kernels, as_table
 from pipeline.gc_pause import without_gc
 
@@ -176,3 +178,61 @@ def coverage(kernels: Kernels) -> dict:
         "site_share": site / total if total else 0.0,
         "by_attribution_ns": dict(sorted(by_how.items())),
     }
+
+
+def step_count(kernels: Kernels) -> int:
+    """Step annotations holding kernels: distinct (file, step) pairs."""
+    t = as_table(kernels, ["file_id", "step"])
+    t = t.filter(pc.is_valid(t.column("step")))
+    return t.group_by(["file_id", "step"], use_threads=False).aggregate([]).num_rows if t.num_rows else 0
+
+
+NO_CPU_NOTE = "no CPU-side events in the trace (GPU-only capture): kernels cannot be attributed"
+
+
+class KernelTable(Pooled):
+    """Stage fields ``kernels`` (every row, by time; the cutoff is applied on read), ``families``,
+    ``coverage`` and ``steps`` — no clock involved, so several ranks are pooled."""
+
+    name = "kernel_table"
+
+    def run(self, part: StagePart, done: dict) -> dict:
+        cov = coverage(part.table)
+        if not part.ctx.has_cpu:
+            cov["note"] = NO_CPU_NOTE
+        return {"kernels": kernel_rows(part.table), "families": family_summary(part.table), "coverage": cov,
+                "steps": step_count(part.table)}
+
+
+def timeline_scope(ranks: Sequence, unranked: bool) -> str:
+    """The label of figures summed over per-rank timelines: ``summed over N ranks``."""
+    return f"summed over {len(ranks)} ranks" + (" and the files without a rank" if unranked else "")
+
+
+def combine_summaries(parts: list[dict], scope: str) -> dict:
+    """`stage_summary` of every rank → one summary whose figures are summed (definitions say so)."""
+    out = {key: sum(p[key] for p in parts) for key in ("window_ns", "busy_ns", "idle_ns", "kernel_time_ns",
+                                                        "kernel_count")}
+    out["scope"] = scope
+    out["definitions"] = {
+        "window_ns": f"first kernel start to last kernel end on each rank's own clock, {scope}",
+        "busy_ns": f"union of kernel intervals on any stream of the rank, {scope}",
+        "idle_ns": f"window minus busy, {scope}",
+        "kernel_time_ns": f"sum of kernel durations, {scope} (can exceed busy when streams overlap)",
+    }
+    return out
+
+
+class Summary:
+    """Stage fields ``summary``, ``kernel_time_ns`` and ``kernel_count``: the stage's window, busy
+    and idle time on one clock; over several ranks each rank's figures, summed."""
+
+    name = "summary"
+
+    def run(self, part: StagePart, done: dict) -> dict:
+        s = stage_summary(part.table)
+        return {"summary": s, "kernel_time_ns": s["kernel_time_ns"], "kernel_count": s["kernel_count"]}
+
+    def combine(self, parts: dict, whole: StagePart, done: dict) -> dict:
+        s = combine_summaries([p["summary"] for p in parts.values()], timeline_scope(whole.ranks, whole.unranked))
+        return {"summary": s, "kernel_time_ns": s["kernel_time_ns"], "kernel_count": s["kernel_count"]}

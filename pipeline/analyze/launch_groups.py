@@ -13,6 +13,7 @@ paths, over a few hundred rows, in Python.
 
 from __future__ import annotations
 
+from pipeline.analyze.protocol import Pooled, StagePart
 from pipeline.analyze.table import Kernels, as_table, run_sql
 from pipeline.gc_pause import without_gc
 
@@ -38,3 +39,14 @@ def launch_groups(kernels: Kernels, min_kernels: int = 2) -> list[dict]:
         row["invariant"] = row["invariant"] and variants == 1
         row["variants"] = max(row["variants"], variants)
     return sorted(merged.values(), key=lambda r: (-r["time_ns"], r["cpu_op"]))
+
+
+class LaunchGroups(Pooled):
+    """Stage field ``launch_groups``, from the mapping traces' kernels when the stage has some (they
+    keep every op → kernel link that graph replays lose), else from the stage's own kernels."""
+
+    name = "launch_groups"
+
+    def run(self, part: StagePart, done: dict) -> dict:
+        source = part.mapping if part.mapping is not None and part.mapping.num_rows else part.table
+        return {"launch_groups": launch_groups(source)}

@@ -1,4 +1,8 @@
-"""Markdown bundles: ``<out>/<model>/<framework>.md`` per model × framework and ``<out>/index.md``."""
+"""Markdown bundles: ``<out>/<model>/<framework>.md`` per model × framework and ``<out>/index.md``.
+
+Bundles only read stored reports (`pipeline.report.read`); a root whose report is missing or stale
+is named with the command that builds it (`NotAnalyzed`), never analysed here.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from pathlib import Path
 import duckdb
 
 from pipeline.render.markdown import render
-from pipeline.report.build import TriageOptions, triage_root
+from pipeline.report.read import TriageOptions, read_report
+from pipeline.report.state import NotAnalyzed, report_problem
 
 FRAMEWORK_ORDER = ("sglang", "vllm", "trtllm", "tokenspeed")
 FRAMEWORK_NAMES = {"sglang": "SGLang", "vllm": "vLLM", "trtllm": "TensorRT-LLM", "tokenspeed": "TokenSpeed",
@@ -68,7 +73,7 @@ def cross_framework(reports_by_fw: dict[str, list[dict]]) -> list[dict]:
 
 
 class ReportCache:
-    """Triage reports by root, computed once per bundle run (a model's roots feed every framework's bundle)."""
+    """Stored reports by root, read once per bundle run (a model's roots feed every framework's bundle)."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, opts: TriageOptions | None = None):
         self.conn, self.opts, self._done = conn, opts or TriageOptions(), {}
@@ -76,8 +81,15 @@ class ReportCache:
     def get(self, roots: list[str]) -> list[dict]:
         for root in roots:
             if root not in self._done:
-                self._done[root] = triage_root(self.conn, root, self.opts)
+                self._done[root] = read_report(self.conn, root, self.opts)
         return [self._done[r] for r in roots]
+
+
+def require_reports(conn: duckdb.DuckDBPyConnection, roots: list[str]) -> None:
+    """`NotAnalyzed` naming every root whose stored report is missing or stale (and the command)."""
+    problems = [p for p in (report_problem(conn, r) for r in roots) if p]
+    if problems:
+        raise NotAnalyzed("\n".join(problems))
 
 
 def write_bundle(conn: duckdb.DuckDBPyConnection, out_dir: Path, framework: str, model: str,
@@ -113,8 +125,11 @@ def write_index(conn: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
 
 def write_bundles(conn: duckdb.DuckDBPyConnection, out_dir: Path, roots: list[str] | None = None) -> list[Path]:
     """Every bundle touching `roots` (all when None), then the index."""
+    groups = _roots(conn, roots)
+    models = {model for _, model in groups}
+    require_reports(conn, [r for (_, m), rs in _roots(conn).items() if m in models for r in rs])
     written, cache = [], ReportCache(conn)
-    for fw, model in sorted(_roots(conn, roots), key=lambda t: (t[1].lower(), framework_rank(t[0]))):
+    for fw, model in sorted(groups, key=lambda t: (t[1].lower(), framework_rank(t[0]))):
         written.append(write_bundle(conn, out_dir, fw, model, cache=cache))
     written.append(write_index(conn, out_dir))
     return written

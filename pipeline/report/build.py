@@ -1,235 +1,182 @@
-"""Triage: build the report of one trace root from the warehouse (schema in docs/json-schema.md).
+"""Analyse a root's stored facts into its report, stored as the `report_*` tables.
 
-Timing comes from the *formal* (or single) traces; attribution for graph replays comes from a
-mapping trace of the same stage and rank when there is one, else from eager steps of the same
-trace. Tables default to rank 0.
+`analyze_root` reads `kernel_facts` (built once by `pipeline.facts`), runs every registered
+analyzer (`pipeline.report.registry`) per view and stage, and replaces the root's report rows in
+one transaction. Views: a root with two or more ranks gets one view per rank (the rank's files
+plus files without a rank, one timeline) and the view ``all`` (the ranks combined: analyses that
+read timestamps run per rank and are combined, the rest pool the ranks); any other root gets
+``all`` as one timeline. Timing comes from the formal (or single) traces; mapping traces supply
+launch groups. Nothing here attributes or aligns: that happened when the facts were built.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
-import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from pipeline.analyze.fusion import match_fusions
-from pipeline.analyze.kernel_table import (
-    apply_cutoff, coverage, family_summary, kernel_rows, stage_summary,
-)
-from pipeline.analyze.launch_groups import launch_groups
 from pipeline.analyze.layerwise_table import layerwise_report
-from pipeline.analyze.overlap import analyze_overlap
-from pipeline.analyze.table import as_table
-from pipeline.attribute import attribute_files, ok_file_ids, store_facts
-from pipeline.align.apply import apply_alignment
-from pipeline.report.ranks import (
-    TIMELINE_RULE, add_rank_timelines, by_rank, combine_fusions, combine_overlaps, combine_summaries, rank_of_files,
-    rank_spread, timeline_scope,
-)
-from pipeline.stage import OUTSIDE, group_by_stage
-from pipeline.store import query_dicts
-from pipeline.report.headline import headline
+from pipeline.analyze.protocol import RootContext, StagePart
+from pipeline.facts import alignment_rates, load_facts
+from pipeline.report.context import context_of, file_ranks, root_files, root_info
+from pipeline.report.registry import ANALYZERS
+from pipeline.report.state import REPORT_VERSION, require_facts
+from pipeline.report.tables import delete_root, insert_rows, list_tables
+from pipeline.stage import OUTSIDE
+from pipeline.store import transaction
 
-SCHEMA_VERSION = 1
 STAGE_ORDER = ("prefill", "decode", "mixed", "unknown")
+OUTSIDE_NOTE = ("GPU activity outside every step window (e.g. launched before the profiler's CPU side started); "
+                "excluded from the stage tables")
 
 
-@dataclass
-class TriageOptions:
-    """Knobs of one triage run (CLI flags)."""
+@dataclass(frozen=True)
+class View:
+    """The files one view of the report reads."""
 
-    cutoff_pct: float = 1.0
-    rank: int | None = None
-    all_ranks: bool = False
-    kernel_limit: int | None = None
-    overlap_limit: int | None = 30
-    pid_substring: str | None = None
-
-
-def _files(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
-    ids = ok_file_ids(conn, root)
-    rows = query_dicts(
-        conn, "SELECT file_id, path, framework, model, role, stage, rank, kind, status, error, note, kernels, metadata "
-        "FROM trace_files WHERE root = ? ORDER BY path", [root]
-    )
-    for r in rows:
-        r["loaded"] = r["file_id"] in ids
-        meta = orjson.loads(r.pop("metadata")) if r.get("metadata") else {}
-        r["platform"] = _platform(meta)
-        r["tp"] = (meta.get("distributedInfo") or {}).get("world_size")
-        r["has_cpu"] = any(k.startswith(("X:cpu_op", "X:python_function")) for k in meta.get("_categories", {}))
-    return rows
+    name: str  # 'all' or the rank as text
+    rank: int | None
+    timing: list[dict]
+    mapping: list[dict]
+    combined: bool  # several ranks: per-rank runs combined
 
 
-def _platform(meta: dict) -> str:
-    if any(k.startswith(("roctracer", "hip_")) for k in meta):
-        return "rocm"
-    names = " ".join(str(d.get("name", "")) for d in meta.get("deviceProperties") or [])
-    if "AMD" in names or "Instinct" in names:
-        return "rocm"
-    if any(d.get("warpSize") == 64 for d in meta.get("deviceProperties") or []):
-        return "rocm"
-    return "cuda"
-
-
-class UnknownRankError(ValueError):
-    """``--rank N`` names a rank the root does not have (the message names the root and its ranks)."""
-
-
-def _choose_rank(root: str, files: list[dict], opts: TriageOptions) -> tuple[int | None, str]:
-    ranks = sorted({f["rank"] for f in files if f["rank"] is not None})
-    if opts.rank is not None and not opts.all_ranks and opts.rank not in (ranks or [0]):
-        have = (f"available ranks: {', '.join(map(str, ranks))}" if ranks else
-                "its files carry no rank (one unlabelled rank, taken as rank 0)")
-        raise UnknownRankError(f"--rank {opts.rank}: trace root {root!r} has no rank {opts.rank}; {have}")
-    if opts.all_ranks or len(ranks) <= 1:
-        return None, (f"all ranks {ranks} together: kernel tables pool the ranks and add each row's time per "
-                      "rank, each stage names its straggler; window, busy, idle, overlap and fusions are "
-                      f"computed per rank on its own timeline and summed over the {len(ranks)} ranks"
-                      if opts.all_ranks and len(ranks) > 1 else "")
-    rank = opts.rank if opts.rank is not None else ranks[0]
-    return rank, f"rank {rank} of ranks {ranks} (use --rank N or --all-ranks)"
-
-
-def _select(files: list[dict], rank: int | None) -> tuple[list[dict], list[dict]]:
-    loaded = [f for f in files if f["loaded"] and (rank is None or f["rank"] in (rank, None))]
+def _select(files: list[dict]) -> tuple[list[dict], list[dict]]:
+    loaded = [f for f in files if f["loaded"]]
     mapping = [f for f in loaded if f["role"] == "mapping"]
     timing = [f for f in loaded if f["role"] != "mapping"] or mapping
     return timing, mapping if timing is not mapping else []
 
 
-def _by_stage(records: list[dict]) -> dict[str, list[dict]]:
-    out = group_by_stage(records)
+def views_of(files: list[dict]) -> list[View]:
+    """The views of a root: ``all``, then one per rank when the files carry two or more ranks."""
+    ranks = file_ranks(files)
+    views = [View("all", None, *_select(files), combined=len(ranks) >= 2)]
+    if len(ranks) >= 2:
+        views += [View(str(r), r, *_select([f for f in files if f["rank"] in (r, None)]), combined=False)
+                  for r in ranks]
+    return views
+
+
+def _rows_of(facts: pa.Table, files: list[dict]) -> pa.Table:
+    ids = pa.array([f["file_id"] for f in files], pa.int64())
+    return facts.filter(pc.is_in(facts.column("file_id"), value_set=ids))
+
+
+def by_stage(table: pa.Table) -> dict[str, pa.Table]:
+    """The table's rows per stage (``outside`` excluded); a trace without any stage is ``all``."""
+    stages = [s for s in pc.unique(table.column("stage")).to_pylist() if s != OUTSIDE]
+    out = {s: table.filter(pc.equal(table.column("stage"), s)) for s in stages}
     if set(out) == {"unknown"}:
         return {"all": out["unknown"]}
-    return out
+    return {s: out[s] for s in sorted(out, key=lambda s: STAGE_ORDER.index(s) if s in STAGE_ORDER else -1)}
 
 
-def _fusions(table, stage: str, ctx: dict, total_time_ns: int) -> dict:
-    return match_fusions(
-        table, stage=stage, framework=ctx["framework"], platform=ctx["platform"], tp=ctx["tp"],
-        model=ctx["model"], total_time_ns=total_time_ns,
-    )
+def _run(part: StagePart) -> dict:
+    done: dict = {}
+    for analyzer in ANALYZERS:
+        done.update(analyzer.run(part, done))
+    return done
 
 
-def _rank_timelines(stage: str, kernels: list[dict], ctx: dict, spread: dict) -> tuple[dict, dict, dict, dict]:
-    """--all-ranks: summary, overlap and fusions computed on each rank's own timeline (its own GPU and
-    clock) and summed; each rank's window / busy / idle go into ``spread["per_rank"]``."""
-    groups = by_rank(kernels, ctx["rank_of"])
-    summaries, overlaps, fusions = {}, {}, {}
-    for rank, records in groups.items():
-        t = as_table(records)
-        summaries[rank] = stage_summary(t)
-        overlaps[rank] = analyze_overlap(t, launches=None)
-        fusions[rank] = _fusions(t, stage, ctx, summaries[rank]["kernel_time_ns"])
-    scope = timeline_scope(spread["ranks"], None in groups)
-    summary = combine_summaries(list(summaries.values()), scope)
-    overlap = combine_overlaps(overlaps, scope, summary["window_ns"])
-    fusion = combine_fusions(fusions, summary["kernel_time_ns"])
-    add_rank_timelines(spread, summaries, overlaps)
-    timeline = {"scope": scope, "ranks": spread["ranks"], "unranked": None in groups, "rule": TIMELINE_RULE}
-    return summary, overlap, fusion, timeline
+class _Runs:
+    """Per-timeline runs, cached by (files, stage): a rank's run serves its own view and ``all``."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, dict] = {}
+
+    def get(self, key: tuple, part: StagePart) -> dict:
+        if key not in self._done:
+            self._done[key] = _run(part)
+        return self._done[key]
 
 
-def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOptions) -> dict:
-    table = as_table(kernels)  # the stage's columns, converted once for every analysis below
-    rows = kernel_rows(table)
-    shown, cutoff = apply_cutoff(rows, opts.cutoff_pct)
-    if opts.kernel_limit:
-        shown = shown[: opts.kernel_limit]
-    ranks = rank_spread(kernels, ctx["rank_of"], shown)  # --all-ranks: per-rank column + straggler
-    if ranks is None:  # one timeline
-        summary = stage_summary(table)
-        overlap = analyze_overlap(table, launches=None)
-        fusion = _fusions(table, stage, ctx, summary["kernel_time_ns"])
-        timeline = None
-    else:  # several ranks: each on its own clock, figures summed
-        summary, overlap, fusion, timeline = _rank_timelines(stage, kernels, ctx, ranks)
-    overlap_rows = overlap.get("rows", [])
-    if opts.overlap_limit:
-        overlap_rows = overlap_rows[: opts.overlap_limit]
-    cov = coverage(table)
-    if not ctx["has_cpu"]:
-        cov["note"] = "no CPU-side events in the trace (GPU-only capture): kernels cannot be attributed"
-    report = {
-        "stage": stage,
-        "kernel_time_ns": summary["kernel_time_ns"],
-        "kernel_count": summary["kernel_count"],
-        "summary": summary,
-        "coverage": cov,
-        "alignment": ctx["alignment"].get(stage),
-        "kernels": shown,
-        "cutoff": cutoff,
-        "ranks": ranks,
-        **({"timeline": timeline} if timeline else {}),
-        "families": family_summary(table),
-        "launch_groups": launch_groups(ctx["attribution_records"].get(stage, table)),
-        "overlap": overlap_rows,
-        "overlap_families": overlap.get("families", []),
-        "busy_ns": overlap.get("busy_ns", summary["busy_ns"]),
-        "idle_ns": overlap.get("idle_ns", summary["idle_ns"]),
-        "launch_bound_ns": overlap.get("launch_bound_ns"),
-        "multi_stream_ns": overlap.get("multi_stream_ns", 0),
-        "category_overlap": overlap.get("category_overlap", {}),
-        "overlap_note": overlap.get("note"),
-        "fusions": fusion["fusions"],
-        "near_misses": fusion["near_misses"],
-        "steps": len({(k["file_id"], k["step"]) for k in kernels if k["step"] is not None}),
+def _stage(view: View, stage: str, table: pa.Table, mapping: pa.Table | None, ctx: RootContext, runs: _Runs) -> dict:
+    ranks = tuple(sorted({f["rank"] for f in view.timing if f["rank"] is not None}))
+    unranked = table.filter(pc.is_null(table.column("rank"))).num_rows > 0
+    whole = StagePart(stage, table, ctx, ranks, unranked, mapping)
+    if not view.combined:
+        files = tuple(sorted(f["file_id"] for f in view.timing))
+        return {"stage": stage, **runs.get((files, stage, ctx.platform, ctx.tp, ctx.has_cpu), whole)}
+    parts = {}
+    for rank in [*ranks, None]:
+        mine = [f for f in view.timing if f["rank"] == rank]
+        rows = _rows_of(table, mine)
+        if rows.num_rows:
+            key = (tuple(sorted(f["file_id"] for f in mine)), stage, ctx.platform, ctx.tp, ctx.has_cpu)
+            parts[rank] = runs.get(key, StagePart(stage, rows, ctx, (rank,) if rank is not None else (), rank is None))
+    done: dict = {}
+    for analyzer in ANALYZERS:
+        done.update(analyzer.combine(parts, whole, done))
+    return {"stage": stage, **done}
+
+
+def _mapping_stages(facts: pa.Table, view: View) -> dict[str, pa.Table]:
+    return by_stage(_rows_of(facts, view.mapping)) if view.mapping else {}
+
+
+def analyze_view(facts: pa.Table, view: View, info: dict, rates: dict, runs: _Runs) -> dict:
+    """Every stage of one view, plus what lies outside the steps."""
+    timing = _rows_of(facts, view.timing)
+    ctx = context_of(info, view.timing, view.mapping, rates)
+    mapping = _mapping_stages(facts, view)
+    stages = [_stage(view, s, t, mapping.get(s), ctx, runs) for s, t in by_stage(timing).items()]
+    outside = timing.filter(pc.equal(timing.column("stage"), OUTSIDE))
+    return {
+        "view": view.name, "rank": view.rank,
+        "mode": "pair" if view.mapping else "single",
+        "overlap_source": "formal trace of a mapping/formal pair" if view.mapping else "single trace",
+        "outside_kernels": outside.num_rows,
+        "outside_time_ns": pc.sum(outside.column("dur_ns")).as_py() or 0,
+        "stages": stages,
     }
-    report["headline"] = headline(report)
-    return report
 
 
-def _root_info(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
-    row = conn.execute(
-        "SELECT root, path, framework, model, run, status, reason, server_args FROM trace_roots WHERE root = ?", [root]
-    ).fetchone()
-    if row is None:
-        raise KeyError(f"trace root {root!r} is not in the warehouse (ingest it first)")
-    keys = ("root", "path", "framework", "model", "run", "status", "reason", "server_args")
-    info = dict(zip(keys, row))
-    info["server_args"] = orjson.loads(info["server_args"]) if info["server_args"] else None
-    return info
+def _store(conn: duckdb.DuckDBPyConnection, root: str, head: dict, views: list[dict]) -> None:
+    """Replace the root's report rows: a stage field with a `report_<field>` table goes there, one row
+    per item; every other field is a `report_stages` column."""
+    lists_of = set(list_tables().values())
+    with transaction(conn):
+        delete_root(conn, root)
+        insert_rows(conn, "report_roots", [{"root": root, **head}])
+        insert_rows(conn, "report_views", [{"root": root, **{k: v for k, v in view.items() if k != "stages"}}
+                                           for view in views])
+        stage_rows, lists = [], {}
+        for view in views:
+            for pos, stage in enumerate(view["stages"]):
+                key = {"root": root, "view": view["view"], "stage": stage["stage"]}
+                scalar = {"pos": pos}
+                for field, value in stage.items():
+                    table = f"report_{field}"
+                    if table in lists_of:
+                        lists.setdefault(table, []).extend({**key, "pos": i, **row} for i, row in enumerate(value))
+                    elif field != "stage":
+                        scalar[field] = value
+                stage_rows.append({**key, **scalar})
+        insert_rows(conn, "report_stages", stage_rows)
+        for table, rows in lists.items():
+            insert_rows(conn, table, rows)
 
 
-def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions | None = None) -> dict:
-    """The full triage report of one root."""
-    opts = opts or TriageOptions()
-    info = _root_info(conn, root)
-    files = _files(conn, root)
-    report = {"schema_version": SCHEMA_VERSION, "tool": "proftriage", "root": info, "files": files,
-              "stages": [], "warnings": [f"{f['path']}: {f['error']}" for f in files if f["error"]]}
-    # vLLM layer-wise profiles: per-step kernel tables from the module tree (no timeline)
-    report["layerwise"], report["layerwise_files"] = layerwise_report(conn, files, opts.cutoff_pct, opts.kernel_limit)
-    if info["status"] == "rejected":
-        report["rejected"] = info["reason"]
-        return report
-    rank, rank_note = _choose_rank(root, files, opts)
-    timing, mapping = _select(files, rank)
-    records = attribute_files(conn, [f["file_id"] for f in timing + mapping])
-    timing_ids = {f["file_id"] for f in timing}
-    formal = [k for k in records if k["file_id"] in timing_ids]
-    mapped = [k for k in records if k["file_id"] not in timing_ids]
-    alignment = apply_alignment(formal, mapped, mapping_paths=[f["path"] for f in mapping])
-    store_facts(conn, root, records)
-    ctx = {
-        "framework": info["framework"], "model": info["model"],
-        "platform": next((f["platform"] for f in timing), "cuda"),
-        "tp": next((f["tp"] for f in timing if f["tp"]), None),
-        "has_cpu": any(f["has_cpu"] for f in timing + mapping),
-        "alignment": alignment, "attribution_records": _by_stage(mapped) if mapped else {},
-        "rank_of": rank_of_files(timing) if opts.all_ranks else {},
-    }
-    outside = [k for k in formal if k["stage"] == OUTSIDE]
-    stages = _by_stage([k for k in formal if k["stage"] != OUTSIDE])
-    report["outside_steps"] = {
-        "kernels": len(outside), "time_ns": sum(k["dur_ns"] for k in outside),
-        "note": "GPU activity outside every step window (e.g. launched before the profiler's CPU side "
-                "started); excluded from the stage tables",
-    }
-    report["rank"] = {"rank": rank, "note": rank_note}
-    report["mode"] = "pair" if mapping else "single"
-    report["overlap_source"] = "formal trace of a mapping/formal pair" if mapping else "single trace"
-    for stage in sorted(stages, key=lambda s: STAGE_ORDER.index(s) if s in STAGE_ORDER else -1):
-        report["stages"].append(_stage_report(stage, stages[stage], ctx, opts))
-    return report
+def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
+    """Compute and store the report of `root` from its stored facts; return what was stored
+    (``views``: the views with their stages; the head row of `report_roots`)."""
+    info = root_info(conn, root)
+    facts_built_at = require_facts(conn, root)
+    files = root_files(conn, root)
+    layerwise, layerwise_files = layerwise_report(conn, files, cutoff_pct=0.0)
+    head = {"report_version": REPORT_VERSION, "built_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+            "facts_built_at": facts_built_at, "ranks": file_ranks(files),
+            "warnings": [], "layerwise": layerwise, "layerwise_files": layerwise_files}
+    views: list[dict] = []
+    if info["status"] != "rejected":
+        facts = load_facts(conn, root)
+        rates = {(r["rank"], r["stage"]): r for r in alignment_rates(conn, root)}
+        runs = _Runs()
+        views = [analyze_view(facts, v, info, rates, runs) for v in views_of(files)]
+    head["default_view"] = views[1]["view"] if len(views) > 1 else "all"
+    _store(conn, root, head, views)
+    return {"head": head, "views": views}

@@ -7,7 +7,7 @@
 --   roots            the root modules' names, in order (e.g. [LlamaForCausalLM, LogitsProcessor, Sampler])
 SELECT
     file_id, step,
-    sum(cuda_time_ns) FILTER (WHERE parent IS NULL) AS tree_time_ns,
+    CAST(sum(cuda_time_ns) FILTER (WHERE parent IS NULL) AS BIGINT) AS tree_time_ns,
     list(name ORDER BY node) FILTER (WHERE parent IS NULL) AS roots
 FROM layerwise_nodes
 WHERE tree = 'model' AND list_contains($1, file_id)

@@ -1,7 +1,6 @@
--- kernel_facts_match_kernels: every attributed file keeps each kernel once, with its duration.
--- Compares `kernels` with `kernel_facts` (kind = 'kernel') per file, over the root's files that
--- have facts. Files with kernels but no facts are counted, not failed: triage of a multi-rank
--- root stores facts for the analysed rank only.
+-- kernel_facts_match_kernels: the facts hold every kernel of every loaded file of the root, every
+-- rank and mapping traces included, once, with its duration. Compares `kernels` with
+-- `kernel_facts` (kind = 'kernel') per file; a loaded file with kernels but no facts fails too.
 -- Parameters: ? = trace_roots.root (used twice)
 -- One row:
 --   files_with_facts  BIGINT  files of the root present in kernel_facts

@@ -1,32 +1,12 @@
--- kernel_facts: one row per GPU activity (kernel, memcpy, memset) with its attribution,
--- family and stage — the record every analysis reads (docs/architecture.md).
---   root          TEXT     trace_roots.root
---   file_id, ev   BIGINT   the activity (kernels.ev or gpu_memops.ev)
---   kind          TEXT     kernel | memcpy | memset
---   name          TEXT     raw name
---   display_name  TEXT     canonical name: parameter lists dropped, addresses masked
---   family        TEXT     kernel family from pipeline/catalog/kernel_families.toml
---   ts_ns, dur_ns BIGINT   start and duration (ns)
---   stream, device, correlation BIGINT
---   launch_name   TEXT     runtime/driver call that launched it (cudaLaunchKernel, cudaGraphLaunch, …)
---   launch_ts_ns  BIGINT   when that call started on the CPU
---   is_graph      BOOLEAN  launched by a CUDA/HIP graph replay
---   cpu_op_ev     BIGINT   cpu_ops.ev of the op (one op instance = one launch-group instance)
---   cpu_op        TEXT     the op's name
---   site          TEXT     innermost model/framework frame, 'pkg/path.py:line func' (NULL for graph
---                          replays until a mapping supplies one)
---   launch_site   TEXT     the site of the CPU point that issued the launch (graph replays: the replay call)
---   stack         TEXT[]   Python stack outermost → innermost, package-relative
---   step          INTEGER  step index in the file (time order), NULL outside step annotations
---   step_name     TEXT     the step annotation
---   stage         TEXT     prefill | decode | mixed | unknown
---   attribution   TEXT     direct | enclosing | graph | mapped | none
---   mapped_from   TEXT     for attribution = 'mapped': 'mapping trace <path>' or 'eager steps of this trace'
---   match_kind    TEXT     alignment match: exact | family | NULL
+-- kernel_facts: one row per GPU activity (kernel, memcpy, memset) of every loaded file of a root,
+-- every rank, mapping traces included — built once per root by `pipeline.facts.build_facts`
+-- (attribute → align) and read by every analysis (docs/architecture.md). Columns: COMMENT ON below.
 CREATE TABLE IF NOT EXISTS kernel_facts (
     root         TEXT,
     file_id      BIGINT,
     ev           BIGINT,
+    seq          BIGINT,
+    rank         INTEGER,
     kind         TEXT,
     name         TEXT,
     display_name TEXT,
@@ -44,6 +24,7 @@ CREATE TABLE IF NOT EXISTS kernel_facts (
     site         TEXT,
     launch_site  TEXT,
     stack        TEXT[],
+    stack_id     BIGINT,
     step         INTEGER,
     step_name    TEXT,
     stage        TEXT,
@@ -51,3 +32,32 @@ CREATE TABLE IF NOT EXISTS kernel_facts (
     mapped_from  TEXT,
     match_kind   TEXT
 );
+COMMENT ON COLUMN kernel_facts.root IS 'trace_roots.root';
+COMMENT ON COLUMN kernel_facts.file_id IS 'trace_files.file_id of the activity''s file';
+COMMENT ON COLUMN kernel_facts.ev IS 'kernels.ev or gpu_memops.ev: the activity''s ordinal in its file';
+COMMENT ON COLUMN kernel_facts.seq IS 'position in the root''s build order: files by path, each file''s activities in time order';
+COMMENT ON COLUMN kernel_facts.rank IS 'trace_files.rank of the file (NULL when the file carries no rank)';
+COMMENT ON COLUMN kernel_facts.kind IS 'kernel | memcpy | memset';
+COMMENT ON COLUMN kernel_facts.name IS 'raw activity name as the profiler wrote it';
+COMMENT ON COLUMN kernel_facts.display_name IS 'canonical name: parameter lists dropped, addresses masked (classify.display_name)';
+COMMENT ON COLUMN kernel_facts.family IS 'kernel family from pipeline/catalog/kernel_families.toml (memory for memcpy/memset)';
+COMMENT ON COLUMN kernel_facts.ts_ns IS 'start, integer ns on the file''s clock';
+COMMENT ON COLUMN kernel_facts.dur_ns IS 'duration, integer ns';
+COMMENT ON COLUMN kernel_facts.stream IS 'GPU stream';
+COMMENT ON COLUMN kernel_facts.device IS 'GPU device index';
+COMMENT ON COLUMN kernel_facts.correlation IS 'correlation id of the launching runtime/driver call (shared by a graph replay)';
+COMMENT ON COLUMN kernel_facts.launch_name IS 'runtime/driver call that launched it (cudaLaunchKernel, cudaGraphLaunch, ...)';
+COMMENT ON COLUMN kernel_facts.launch_ts_ns IS 'when that call started on the CPU (ns)';
+COMMENT ON COLUMN kernel_facts.is_graph IS 'launched by a CUDA/HIP graph replay';
+COMMENT ON COLUMN kernel_facts.cpu_op_ev IS 'cpu_ops.ev of the launching op (one op instance = one launch-group instance); for mapped kernels the op in the mapping source';
+COMMENT ON COLUMN kernel_facts.cpu_op IS 'the launching op''s name';
+COMMENT ON COLUMN kernel_facts.site IS 'innermost model/framework frame, ''pkg/path.py:line func'' (NULL for graph replays no source mapped)';
+COMMENT ON COLUMN kernel_facts.launch_site IS 'site of the CPU point that issued the launch (graph replays: the replay call)';
+COMMENT ON COLUMN kernel_facts.stack IS 'Python stack outermost to innermost, package-relative';
+COMMENT ON COLUMN kernel_facts.stack_id IS 'id of the distinct stack within the root build (equal ids = equal stacks)';
+COMMENT ON COLUMN kernel_facts.step IS 'step index in the file (time order); NULL outside step annotations';
+COMMENT ON COLUMN kernel_facts.step_name IS 'the step annotation''s name';
+COMMENT ON COLUMN kernel_facts.stage IS 'prefill | decode | mixed | unknown | outside (outside every step window)';
+COMMENT ON COLUMN kernel_facts.attribution IS 'how the site was obtained: direct (External id) | enclosing (op around the launch) | mapped (alignment) | graph (graph replay, no site) | none';
+COMMENT ON COLUMN kernel_facts.mapped_from IS 'for attribution = mapped: ''mapping trace <path>'' or ''eager steps of this trace''';
+COMMENT ON COLUMN kernel_facts.match_kind IS 'alignment match: exact | family | NULL';

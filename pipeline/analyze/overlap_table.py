@@ -1,0 +1,96 @@
+"""The overlap stage analyzer: the rows of one timeline (`pipeline.analyze.overlap`), and the
+rows of several ranks merged by kernel name with their verdicts recomputed from the sums.
+
+Each rank is its own GPU on its own clock, so busy, idle, launch-bound, ≥ 2 streams and the
+category overlap are each rank's figures summed; rows are merged by name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from pipeline.analyze.kernel_table import timeline_scope
+from pipeline.analyze.overlap import analyze_overlap, category_sets, dep_risk_of, family_rows, judgement, load_config
+from pipeline.analyze.protocol import StagePart
+
+SUMMED = ("time_ns", "count", "exposed_ns", "hidden_ns", "hidden_same_stream_ns", "hidden_by_compute_ns",
+          "hidden_by_comm_ns", "hidden_by_memory_ns", "launch_gap_ns")
+
+
+def _top(weights: dict) -> str | None:
+    """The heaviest key; ties to the larger key (as the overlap rows pick family and site)."""
+    weights = {k: v for k, v in weights.items() if k is not None}
+    return max(weights, key=lambda k: (weights[k], k)) if weights else None
+
+
+def merge_rows(rows: list[dict], busy: int, window: int, cfg: dict) -> dict:
+    """One kernel name's rows from several ranks → one row: tallies summed, family / site /
+    dependency risk by time across the ranks, verdict, gain and priority recomputed from the sums
+    against the summed busy and window (the rules of `pipeline.analyze.overlap`)."""
+    first = rows[0]
+    sums = {k: sum(r[k] for r in rows) for k in SUMMED}
+    hidden_by: Counter = Counter()
+    fam: Counter = Counter()
+    site: Counter = Counter()
+    risk_time = [0, 0, 0]
+    for r in rows:
+        hidden_by.update(r["hidden_by"])
+        fam[r["family"]] += r["time_ns"] + r["count"]  # as overlap.py: duration + 1 per kernel
+        site[r["site"]] += r["time_ns"] + r["count"]
+        risk_time[("low", "medium", "high").index(r["dep_risk"])] += r["time_ns"]
+    family = _top(fam) or "other"
+    dep_risk = dep_risk_of(risk_time)
+    share = sums["time_ns"] / busy if busy else 0.0
+    out = dict(first)  # keeps the key order of the single-rank rows (and any field added there)
+    out.update(sums, family=family, site=_top(site), share=share,
+               hidden_by={c: hidden_by[c] for c in first["hidden_by"]}, dep_risk=dep_risk,
+               **judgement(sums["time_ns"], sums["hidden_ns"], sums["exposed_ns"], sums["launch_gap_ns"], share,
+                           window, family, dep_risk, cfg))
+    return out
+
+
+def _notes(notes: dict, scope: str) -> str:
+    distinct = list(dict.fromkeys(n for n in notes.values() if n))
+    if not distinct:
+        detail = ""
+    elif len(distinct) == 1 and all(notes.values()):
+        detail = f"; every rank: {distinct[0]}"
+    else:
+        detail = "; " + "; ".join(f"{'rank ' + str(r) if r is not None else 'no rank'}: {n}"
+                                  for r, n in notes.items() if n)
+    return f"overlap figures and rows {scope}, each rank on its own timeline{detail}"
+
+
+class OverlapTable:
+    """Stage fields ``overlap`` (every row, priority order; the table limit applies on read),
+    ``overlap_families``, ``busy_ns``, ``idle_ns``, ``launch_bound_ns``, ``multi_stream_ns``,
+    ``category_overlap`` and ``overlap_note``."""
+
+    name = "overlap"
+
+    def run(self, part: StagePart, done: dict) -> dict:
+        o = analyze_overlap(part.table, launches=None)
+        summary = done["summary"]
+        return {"overlap": o.get("rows", []), "overlap_families": o.get("families", []),
+                "busy_ns": o.get("busy_ns", summary["busy_ns"]), "idle_ns": o.get("idle_ns", summary["idle_ns"]),
+                "launch_bound_ns": o.get("launch_bound_ns"), "multi_stream_ns": o.get("multi_stream_ns", 0),
+                "category_overlap": o.get("category_overlap", {}), "overlap_note": o.get("note")}
+
+    def combine(self, parts: dict, whole: StagePart, done: dict) -> dict:
+        cfg = load_config()
+        busy = sum(p["busy_ns"] for p in parts.values())
+        named: dict[str, list[dict]] = defaultdict(list)
+        category: Counter = Counter()
+        for p in parts.values():
+            for row in p["overlap"]:
+                named[row["name"]].append(row)
+            category.update(p["category_overlap"])
+        rows = [merge_rows(rs, busy, done["summary"]["window_ns"], cfg) for rs in named.values()]
+        rows.sort(key=lambda r: (r["priority"], -r["gain_ns"], -r["time_ns"], r["name"]))
+        scope = timeline_scope(whole.ranks, whole.unranked)
+        return {"overlap": rows, "overlap_families": family_rows(rows, category_sets(cfg)[0], busy),
+                "busy_ns": busy, "idle_ns": sum(p["idle_ns"] for p in parts.values()),
+                "launch_bound_ns": sum(p["launch_bound_ns"] or 0 for p in parts.values()),
+                "multi_stream_ns": sum(p["multi_stream_ns"] for p in parts.values()),
+                "category_overlap": dict(category),  # category sets in the order the ranks first show them
+                "overlap_note": _notes({r: p["overlap_note"] for r, p in parts.items()}, scope)}

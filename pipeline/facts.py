@@ -1,0 +1,148 @@
+"""`kernel_facts`: built once per root, for every rank, and stored; every later step reads it.
+
+One call, `build_facts`, runs attribute → align (per rank: the rank's mapping trace, else the
+eager steps of its own trace) and stores, in one transaction, the root's facts (one row per GPU
+activity of every file, mapping traces included) and the alignment match rates per rank and
+stage. `load_facts` reads them back as Arrow, in the order they were built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.align.apply import apply_alignment
+from pipeline.analyze.table import columns_of, list_ids, to_array
+from pipeline.attribute import attribute_files, ok_file_ids
+from pipeline.gc_pause import paused_gc
+from pipeline.paths import read_sql
+from pipeline.store import query_dicts, transaction
+
+FACT_SCHEMA = pa.schema([
+    ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("seq", pa.int64()), ("rank", pa.int32()),
+    ("kind", pa.string()), ("name", pa.string()), ("display_name", pa.string()), ("family", pa.string()),
+    ("ts_ns", pa.int64()), ("dur_ns", pa.int64()), ("stream", pa.int64()), ("device", pa.int64()),
+    ("correlation", pa.int64()), ("launch_name", pa.string()), ("launch_ts_ns", pa.int64()), ("is_graph", pa.bool_()),
+    ("cpu_op_ev", pa.int64()), ("cpu_op", pa.string()), ("site", pa.string()), ("launch_site", pa.string()),
+    ("stack", pa.list_(pa.string())), ("stack_id", pa.int64()), ("step", pa.int32()), ("step_name", pa.string()),
+    ("stage", pa.string()), ("attribution", pa.string()), ("mapped_from", pa.string()), ("match_kind", pa.string()),
+])
+FACT_COLUMNS = tuple(FACT_SCHEMA.names)
+RATE_KEYS = ("by_count", "by_time", "kernels", "mapped", "time_ns", "mapped_ns", "source")
+
+
+@dataclass(frozen=True)
+class FactsSummary:
+    """What one `build_facts` call stored."""
+
+    root: str
+    rows: int
+    files: int
+    ranks: list[int]
+    alignment: list[dict]  # one row per (rank, stage) that needed alignment
+    built_at: dt.datetime
+
+
+def _files(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
+    ids = ok_file_ids(conn, root)
+    rows = query_dicts(conn, read_sql("facts/root_files.sql"), [ids])
+    order = {f: i for i, f in enumerate(ids)}
+    return sorted(rows, key=lambda r: order[r["file_id"]])
+
+
+def _rank_groups(files: list[dict]) -> dict[int | None, list[dict]]:
+    groups: dict[int | None, list[dict]] = defaultdict(list)
+    for f in files:
+        groups[f["rank"]].append(f)
+    return groups
+
+
+def _align_rank(records: list[dict], files: list[dict]) -> dict[str, dict]:
+    """Align one rank's formal (or single) traces with its mapping traces; rates per stage."""
+    mapping_ids = {f["file_id"] for f in files if f["role"] == "mapping"}
+    if len(mapping_ids) == len(files):  # only mapping traces: they are the timing traces
+        mapping_ids = set()
+    formal = [k for k in records if k["file_id"] not in mapping_ids]
+    mapped = [k for k in records if k["file_id"] in mapping_ids]
+    paths = [f["path"] for f in files if f["file_id"] in mapping_ids]
+    return apply_alignment(formal, mapped, mapping_paths=paths)
+
+
+def attribute_root_records(conn: duckdb.DuckDBPyConnection, root: str) -> tuple[list[dict], list[dict]]:
+    """(records, alignment rows) of every loaded file of `root`: attribution, then alignment per rank."""
+    files = _files(conn, root)
+    records = attribute_files(conn, [f["file_id"] for f in files])
+    rank_of = {f["file_id"]: f["rank"] for f in files}
+    by_rank: dict[int | None, list[dict]] = defaultdict(list)
+    for k in records:
+        k["rank"] = rank_of[k["file_id"]]
+        by_rank[k["rank"]].append(k)
+    alignment = []
+    for rank, group in _rank_groups(files).items():
+        for stage, rate in _align_rank(by_rank[rank], group).items():
+            alignment.append({"root": root, "rank": rank, "stage": stage, **{k: rate.get(k) for k in RATE_KEYS}})
+    for i, k in enumerate(records):
+        k["seq"] = i
+    return records, alignment
+
+
+def facts_table(records: list[dict]) -> pa.Table:
+    """Arrow table of kernel records in `kernel_facts` column order (built column by column)."""
+    if not records:
+        return FACT_SCHEMA.empty_table()
+    with paused_gc():
+        names = [c for c in FACT_COLUMNS if c != "stack_id"]
+        values = dict(zip(names, columns_of(records, names)))
+        values["stack_id"] = list_ids([s or () for s in values["stack"]])[1]
+        arrays = [to_array(values[f.name], f.type) for f in FACT_SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=FACT_SCHEMA)
+
+
+def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
+                alignment: list[dict]) -> dt.datetime:
+    """Replace `root`'s facts and alignment rates in one transaction; return the build time."""
+    table = facts_table(records)
+    rates = pa.Table.from_pylist(alignment, schema=_RATES_SCHEMA) if alignment else _RATES_SCHEMA.empty_table()
+    built_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    conn.register("_facts", table)
+    conn.register("_rates", rates)
+    try:
+        with transaction(conn):
+            conn.execute("DELETE FROM kernel_facts WHERE root = ?", [root])
+            conn.execute("INSERT INTO kernel_facts BY NAME SELECT * FROM _facts")
+            conn.execute("DELETE FROM alignment_rates WHERE root = ?", [root])
+            conn.execute("INSERT INTO alignment_rates BY NAME SELECT * FROM _rates")
+            conn.execute(read_sql("facts/record_build.sql"), [root, built_at, table.num_rows, root])
+    finally:
+        conn.unregister("_facts")
+        conn.unregister("_rates")
+    return built_at
+
+
+_RATES_SCHEMA = pa.schema([
+    ("root", pa.string()), ("rank", pa.int32()), ("stage", pa.string()), ("by_count", pa.float64()),
+    ("by_time", pa.float64()), ("kernels", pa.int64()), ("mapped", pa.int64()), ("time_ns", pa.int64()),
+    ("mapped_ns", pa.int64()), ("source", pa.string()),
+])
+
+
+def build_facts(conn: duckdb.DuckDBPyConnection, root: str) -> FactsSummary:
+    """Attribute and align every loaded file of `root` (all ranks) and store the facts."""
+    records, alignment = attribute_root_records(conn, root)
+    built_at = store_facts(conn, root, records, alignment)
+    ranks = sorted({k["rank"] for k in records if k["rank"] is not None})
+    return FactsSummary(root, len(records), len({k["file_id"] for k in records}), ranks, alignment, built_at)
+
+
+def load_facts(conn: duckdb.DuckDBPyConnection, root: str) -> pa.Table:
+    """The stored facts of `root` as Arrow, in build order (files by path, kernels in time order)."""
+    return conn.sql(read_sql("facts/load.sql"), params=[root]).to_arrow_table()
+
+
+def alignment_rates(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
+    """The stored alignment rates of `root`, one row per (rank, stage)."""
+    return query_dicts(conn, read_sql("facts/alignment_rates.sql"), [root])

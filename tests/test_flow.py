@@ -1,0 +1,152 @@
+"""One flow (issue 17): facts built once per root for every rank, reports stored as tables, bundles
+and triage only read them; a missing or stale report is named with the command that builds it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.facts import build_facts
+from pipeline.ingest import ingest_inputs
+from pipeline.render.bundle import write_bundles
+from pipeline.report.read import TriageOptions, read_report
+from pipeline.report.state import NotAnalyzed, report_problem
+from pipeline.report.triage import analyze, triage_root
+from pipeline.store import Warehouse
+from tests.conftest import TRACES, analyze_all
+
+SGLANG = ["sglang/qwen3-8b-mi300x-decode-graph-bs32", "sglang/qwen3-8b-mi300x-extend-eager-bs15"]
+TWO_RANKS = "other/hta-2rank-sendrecv"
+
+
+def _warehouse(tmp_path: Path, spool: Path, roots: list[str]) -> Warehouse:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    ingest_inputs([TRACES / r for r in roots], wh, spool, data_root=TRACES)
+    return wh
+
+
+def _count(conn, sql: str, params: list) -> int:
+    return conn.execute(sql, params).fetchone()[0]
+
+
+def test_bundle_never_analyses_it_names_the_command(tmp_path: Path, spool: Path) -> None:
+    wh = _warehouse(tmp_path, spool, SGLANG)
+    with wh.connect() as conn:
+        with pytest.raises(NotAnalyzed) as err:
+            write_bundles(conn, tmp_path / "b")
+        for root in SGLANG:
+            assert f"proftriage analyze {root}" in str(err.value)
+        assert _count(conn, "SELECT count(*) FROM kernel_facts", []) == 0  # nothing computed on the side
+        assert _count(conn, "SELECT count(*) FROM report_stages", []) == 0
+        analyze_all(conn)
+        built = conn.execute("SELECT root, built_at FROM facts_builds ORDER BY root").fetchall()
+        reports = conn.execute("SELECT root, built_at FROM report_roots ORDER BY root").fetchall()
+        write_bundles(conn, tmp_path / "b")
+        assert conn.execute("SELECT root, built_at FROM facts_builds ORDER BY root").fetchall() == built
+        assert conn.execute("SELECT root, built_at FROM report_roots ORDER BY root").fetchall() == reports
+
+
+def test_reingested_root_makes_its_report_stale(tmp_path: Path, spool: Path) -> None:
+    wh = _warehouse(tmp_path, spool, SGLANG[:1])
+    with wh.connect() as conn:
+        analyze_all(conn)
+        assert report_problem(conn, SGLANG[0]) is None
+    ingest_inputs([TRACES / SGLANG[0]], wh, spool, data_root=TRACES)  # a new load of the root
+    with wh.connect() as conn:
+        problem = report_problem(conn, SGLANG[0])
+        assert problem and "older than the last ingest" in problem and "proftriage analyze" in problem
+        with pytest.raises(NotAnalyzed):
+            read_report(conn, SGLANG[0])
+        analyze(conn, SGLANG[0])
+        assert report_problem(conn, SGLANG[0]) is None
+
+
+def test_facts_hold_every_rank_and_the_check_passes(tmp_path: Path, spool: Path) -> None:
+    from assets.checks import Floors, RULES, run_rule
+
+    wh = _warehouse(tmp_path, spool, [TWO_RANKS])
+    with wh.connect() as conn:
+        summary = build_facts(conn, TWO_RANKS)
+        assert summary.ranks == [0, 1]
+        per_rank = dict(conn.execute(
+            "SELECT f.rank, count(*) FROM kernels k JOIN trace_files f USING (file_id) WHERE f.root = ? "
+            "GROUP BY f.rank", [TWO_RANKS]).fetchall())
+        facts = dict(conn.execute("SELECT rank, count(*) FROM kernel_facts WHERE root = ? AND kind = 'kernel' "
+                                  "GROUP BY rank", [TWO_RANKS]).fetchall())
+        assert facts == per_rank and set(facts) == {0, 1}
+        rule = next(r for r in RULES if r.name == "kernel_facts_match_kernels")
+        outcome = run_rule(conn, rule, TWO_RANKS, Floors())
+        assert outcome.passed and outcome.row["files_with_facts"] == 2 and outcome.row["files_without_facts"] == 0
+        conn.execute("DELETE FROM kernel_facts WHERE root = ? AND rank = 1", [TWO_RANKS])
+        assert not run_rule(conn, rule, TWO_RANKS, Floors()).passed  # one rank missing fails the check
+
+
+def test_one_analysis_serves_every_view(tmp_path: Path, spool: Path) -> None:
+    wh = _warehouse(tmp_path, spool, [TWO_RANKS])
+    with wh.connect() as conn:
+        analyze(conn, TWO_RANKS)
+        views = [v for (v,) in conn.execute("SELECT view FROM report_views WHERE root = ? ORDER BY view",
+                                            [TWO_RANKS]).fetchall()]
+        assert views == ["0", "1", "all"]
+        stamp = conn.execute("SELECT built_at FROM report_roots WHERE root = ?", [TWO_RANKS]).fetchone()
+        r1 = triage_root(conn, TWO_RANKS, TriageOptions(rank=1))
+        both = triage_root(conn, TWO_RANKS, TriageOptions(all_ranks=True))
+        assert conn.execute("SELECT built_at FROM report_roots WHERE root = ?", [TWO_RANKS]).fetchone() == stamp
+    time_r1 = _stage_time(r1)
+    per_rank = {p["rank"]: p["time_ns"] for p in both["stages"][0]["ranks"]["per_rank"]}
+    assert per_rank[1] == time_r1  # rank 1's own view and its column in the pooled view agree
+
+
+def _stage_time(report: dict) -> int:
+    return sum(s["kernel_time_ns"] for s in report["stages"])
+
+
+_ROW = re.compile(r"^\| (\d+) \| (.+?) \| (\w+) \| ([\d.]+ (?:ms|µs|ns|s)) \| ([\d.]+ %) \|")
+
+
+def test_every_bundle_number_equals_the_stored_report(tmp_path: Path, spool: Path) -> None:
+    """The kernel rows each bundle shows are the stored `report_kernels` rows (read with SQL here),
+    formatted, in order, with nothing added or dropped above the cutoff."""
+    from pipeline.report.headline import fmt_ns, pct
+
+    wh = _warehouse(tmp_path, spool, SGLANG)
+    with wh.connect() as conn:
+        analyze_all(conn)
+        written = write_bundles(conn, tmp_path / "b")
+        stored = {}
+        for root in SGLANG:
+            view = conn.execute("SELECT default_view FROM report_roots WHERE root = ?", [root]).fetchone()[0]
+            for stage, time_ns, share in conn.execute(
+                    "SELECT stage, time_ns, share FROM report_kernels WHERE root = ? AND view = ? AND share >= 0.01 "
+                    "ORDER BY stage, pos", [root, view]).fetchall():
+                stored.setdefault((root, stage), []).append((fmt_ns(time_ns), pct(share)))
+    text = next(p for p in written if p.name == "sglang.md").read_text(encoding="utf-8")
+    shown: dict = {}
+    root = stage = None
+    for line in text.splitlines():
+        if line.startswith("## Trace root: "):
+            root = line.removeprefix("## Trace root: ").replace("\\", "")
+        elif line.startswith("### Stage: "):
+            stage = line.removeprefix("### Stage: ")
+        elif stage and (m := _ROW.match(line)) and line.count("|") >= 13:
+            shown.setdefault((root, stage), []).append((m.group(4), m.group(5)))
+    assert shown == stored
+    assert sum(len(v) for v in shown.values()) > 10
+
+
+def test_analyze_command_then_bundle(tmp_path: Path, spool: Path) -> None:
+    from pipeline.cli import main
+
+    wh_path = tmp_path / "w.duckdb"
+    assert main(["bundle", "--warehouse", str(wh_path), "--output-dir", str(tmp_path / "b")]) == 2
+    assert not wh_path.exists()  # a reading command creates nothing
+    _warehouse(tmp_path, spool, SGLANG[:1])
+    assert main(["bundle", "--warehouse", str(wh_path), "--output-dir", str(tmp_path / "b")]) == 2
+    assert main(["analyze", "--warehouse", str(wh_path)]) == 0
+    assert main(["bundle", "--warehouse", str(wh_path), "--output-dir", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "Qwen3-8B" / "sglang.md").is_file()
+    assert main(["analyze", "no/such-root", "--warehouse", str(wh_path)]) == 2
+    assert os.path.getsize(wh_path) > 0
