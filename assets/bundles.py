@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from assets.checks import Outcome, evaluate_root, floors_of
+from assets.checks import floors_of
+from pipeline.checks import Outcome, evaluate_root
 from assets.partitions import bundle_parts, bundles
 from assets.reports import triage_report
 from assets.resources import QualityFloors, TracePaths, WarehouseResource, md_table

@@ -1,10 +1,11 @@
-"""`proftriage` console entry point: the engine CLI plus the Dagster-only commands.
+"""The Dagster-only commands of `proftriage`, plugged into `pipeline.cli` (entry point group
+``proftriage.commands`` in pyproject.toml):
 
 - `proftriage register [--data-root DIR]`: add the `trace_roots` and `bundles` dynamic partitions
   of every root under DIR to the instance at `$DAGSTER_HOME` (no Dagster CLI can: dagster#15499).
 - `proftriage dagster-home [--path DIR]`: create a Dagster home with the repo's `dagster.yaml`
   template (telemetry off, pool `tracedb` limit 1) if it has none; print its path.
-Everything else is `pipeline.cli`.
+`python -m assets.cli …` runs the whole CLI too.
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ from pipeline.config import settings
 from pipeline.paths import REPO_ROOT
 
 TEMPLATE = REPO_ROOT / "dagster.yaml"
-
-
-def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def default_home() -> Path:
@@ -71,26 +68,21 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """`pipeline.cli`'s parser plus `register` and `dagster-home`."""
-    from pipeline.cli import build_parser as engine_parser
-
-    parser = engine_parser()
-    sub = _subparsers(parser)
+def register_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `register` and `dagster-home` to the `proftriage` sub-commands."""
     p = sub.add_parser("register", help="add trace_roots / bundles partitions to the Dagster instance ($DAGSTER_HOME)")
     p.add_argument("--data-root", help="directory to discover trace roots in (default: $PROFTRIAGE_DATA_ROOT)")
     p.set_defaults(func=cmd_register)
     p = sub.add_parser("dagster-home", help="create the Dagster home with the dagster.yaml template; print its path")
     p.add_argument("--path", help="folder (default: $DAGSTER_HOME, else <state dir>/dagster_home)")
     p.set_defaults(func=cmd_dagster_home)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point `proftriage`."""
+    """`proftriage`, as the console script runs it."""
     from pipeline.cli import main as engine_main
 
-    return engine_main(argv, build_parser())
+    return engine_main(argv)
 
 
 if __name__ == "__main__":

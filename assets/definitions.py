@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.automation import JOBS, SCHEDULES, SENSORS
+from assets.jobs import JOBS
+from assets.schedules import SCHEDULES
+from assets.sensors import SENSORS
 from assets.bundles import bundle, bundle_index
 from assets.checks import ASSET_CHECKS
 from assets.reports import triage_report

@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 
 from pipeline.config import settings
+from pipeline.paths import read_sql
 from pipeline.store import Warehouse
 
 
@@ -85,15 +86,9 @@ class QualityFloors(dg.ConfigurableResource):
 
 # --- metadata helpers shared by the asset modules -------------------------------------------
 
-_COLUMNS_SQL = (
-    "SELECT column_name, data_type, comment FROM duckdb_columns() "
-    "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index"
-)
-
-
 def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     """`dagster/column_schema` of a warehouse table, read from DuckDB's catalog."""
-    rows = conn.execute(_COLUMNS_SQL, [table]).fetchall()
+    rows = conn.execute(read_sql("meta/columns.sql"), [table]).fetchall()
     return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype), description=comment) for name, dtype, comment in rows])
 
 

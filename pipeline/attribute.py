@@ -50,10 +50,7 @@ def _anchor_frames(conn: duckdb.DuckDBPyConnection, file_ids: list[int],
 
 
 def _stack_index(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> StackIndex:
-    rows = conn.execute(
-        "SELECT file_id, pid, python_id, parent_id, name, ts_ns + dur_ns FROM python_frames "
-        "WHERE list_contains(?, file_id) AND python_id IS NOT NULL", [file_ids]
-    ).fetchall()
+    rows = conn.execute(read_sql("attribute/python_frames.sql"), [file_ids]).fetchall()
     return StackIndex(rows)
 
 
@@ -106,16 +103,12 @@ def _added_columns(cols: dict[str, list], stack_ids: list[int], stacks: StackInd
 
 
 def _file_meta(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> dict[int, tuple[str, str]]:
-    rows = conn.execute("SELECT file_id, root, stage FROM trace_files WHERE list_contains(?, file_id)",
-                        [file_ids]).fetchall()
+    rows = conn.execute(read_sql("attribute/file_meta.sql"), [file_ids]).fetchall()
     return {f: (root, stage or "unknown") for f, root, stage in rows}
 
 
 def _annotations(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> dict[int, list[dict]]:
-    rows = query_dicts(
-        conn, "SELECT file_id, cat, name, ts_ns, dur_ns, pid FROM annotations "
-        "WHERE list_contains(?, file_id) AND cat IN ('user_annotation', 'gpu_user_annotation')", [file_ids]
-    )
+    rows = query_dicts(conn, read_sql("attribute/step_annotations.sql"), [file_ids])
     out: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
         out[row["file_id"]].append(row)
@@ -147,8 +140,5 @@ def attribute_files(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> lis
 
 def ok_file_ids(conn: duckdb.DuckDBPyConnection, root: str) -> list[int]:
     """Files of `root` whose rows are in the warehouse (ok or kept from an earlier load)."""
-    rows = conn.execute(
-        "SELECT file_id FROM trace_files WHERE root = ? AND status IN ('ok', 'stale') AND kind <> 'layerwise' "
-        "ORDER BY path", [root]
-    ).fetchall()
+    rows = conn.execute(read_sql("attribute/ok_files.sql"), [root]).fetchall()
     return [r[0] for r in rows]

@@ -1,7 +1,8 @@
 """`proftriage` command line: ingest, inspect, analyze, triage, bundle (+ capture, probe, trtllm-with-stack).
 
-The Dagster-only command `register` is added by `assets.cli`, the console-script entry point;
-everything here runs without a Dagster instance.
+Commands that need Dagster (`register`, `dagster-home`) are plugged in from `assets.cli` through the
+entry-point group ``proftriage.commands`` (pyproject.toml), so this module never imports the Dagster
+layer; everything defined here runs without a Dagster instance.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pipeline.config import settings
 from pipeline.discover import DiscoveryError, inspect_file
 from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs
 from pipeline.ingest.pair import pair_root
+from pipeline.paths import read_sql
 from pipeline.store import Warehouse
 
 
@@ -161,7 +163,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if warehouse is None:
         return 2
     with warehouse.connect() as conn:
-        roots = args.roots or [r for (r,) in conn.execute("SELECT root FROM trace_roots ORDER BY root").fetchall()]
+        roots = args.roots or [r for r, _, _ in conn.execute(read_sql("report/roots.sql")).fetchall()]
         if not roots:
             print(f"error: warehouse {warehouse.path} holds no trace root (run `proftriage ingest` first)", file=sys.stderr)
             return 2
@@ -247,7 +249,22 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.capture.cli import register as register_capture
 
     register_capture(sub)
+    _plug_in(sub)
     return parser
+
+
+PLUGIN_GROUP = "proftriage.commands"
+
+
+def _plug_in(sub: argparse._SubParsersAction) -> None:
+    """Add the commands of installed plugins (entry points of `PLUGIN_GROUP`: ``register(sub)``)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            ep.load()(sub)
+        except ImportError as exc:  # e.g. Dagster not installed: the engine commands still work
+            print(f"note: commands of {ep.value} unavailable ({exc})", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:

@@ -20,7 +20,7 @@ from pipeline.analyze.table import columns_of, list_ids, to_array
 from pipeline.attribute import attribute_files, ok_file_ids
 from pipeline.gc_pause import paused_gc
 from pipeline.paths import read_sql
-from pipeline.store import query_dicts, transaction
+from pipeline.store import query_dicts, run_statements, transaction
 
 FACT_SCHEMA = pa.schema([
     ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("seq", pa.int64()), ("rank", pa.int32()),
@@ -108,18 +108,11 @@ def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
     table = facts_table(records)
     rates = pa.Table.from_pylist(alignment, schema=_RATES_SCHEMA) if alignment else _RATES_SCHEMA.empty_table()
     built_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    conn.register("_facts", table)
-    conn.register("_rates", rates)
-    try:
-        with transaction(conn):
-            conn.execute("DELETE FROM kernel_facts WHERE root = ?", [root])
-            conn.execute("INSERT INTO kernel_facts BY NAME SELECT * FROM _facts")
-            conn.execute("DELETE FROM alignment_rates WHERE root = ?", [root])
-            conn.execute("INSERT INTO alignment_rates BY NAME SELECT * FROM _rates")
-            conn.execute(read_sql("facts/record_build.sql"), [root, built_at, table.num_rows, root])
-    finally:
-        conn.unregister("_facts")
-        conn.unregister("_rates")
+    with transaction(conn):
+        run_statements(conn, "facts/delete_root.sql", [root])
+        conn.from_arrow(table).insert_into("kernel_facts")
+        conn.from_arrow(rates).insert_into("alignment_rates")
+        conn.execute(read_sql("facts/record_build.sql"), [root, built_at, table.num_rows, root])
     return built_at
 
 

@@ -124,6 +124,13 @@ def query_dicts(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None =
     return conn.sql(sql, params=params).to_arrow_table().to_pylist()
 
 
+def run_statements(conn: duckdb.DuckDBPyConnection, name: str, params: list) -> None:
+    """Run each statement of `sql/<name>` (several, ``;``-separated, comment lines skipped) with `params`."""
+    text = "\n".join(line for line in read_sql(name).splitlines() if not line.lstrip().startswith("--"))
+    for statement in filter(str.strip, text.split(";")):
+        conn.execute(statement, params)
+
+
 def write_through(conn: duckdb.DuckDBPyConnection) -> None:
     """Make each following commit checkpoint straight into the database file.
 

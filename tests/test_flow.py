@@ -65,7 +65,7 @@ def test_reingested_root_makes_its_report_stale(tmp_path: Path, spool: Path) -> 
 
 
 def test_facts_hold_every_rank_and_the_check_passes(tmp_path: Path, spool: Path) -> None:
-    from assets.checks import Floors, RULES, run_rule
+    from pipeline.checks import Floors, RULES, run_rule
 
     wh = _warehouse(tmp_path, spool, [TWO_RANKS])
     with wh.connect() as conn:
@@ -150,3 +150,11 @@ def test_analyze_command_then_bundle(tmp_path: Path, spool: Path) -> None:
     assert (tmp_path / "b" / "Qwen3-8B" / "sglang.md").is_file()
     assert main(["analyze", "no/such-root", "--warehouse", str(wh_path)]) == 2
     assert os.path.getsize(wh_path) > 0
+
+
+def test_every_report_table_is_cleared_with_its_root() -> None:
+    from pipeline.paths import read_sql
+    from pipeline.report.tables import specs
+
+    listed = set(re.findall(r"DELETE FROM (report_\w+) WHERE root = \?", read_sql("report/delete_root.sql")))
+    assert listed == set(specs())

@@ -126,7 +126,7 @@ def layerwise_report(conn: duckdb.DuckDBPyConnection, files: list[dict], cutoff_
     records = layerwise_records(conn, ids)
     steps = query_dicts(conn, read_sql("analyze/layerwise_steps.sql"), [ids])
     meta = {fid: orjson.loads(m) if m else {} for fid, m in conn.execute(
-        "SELECT file_id, metadata FROM trace_files WHERE list_contains(?, file_id)", [ids]).fetchall()}
+        read_sql("analyze/layerwise_metadata.sql"), [ids]).fetchall()}
     by_step: dict[tuple[int, str], list[dict]] = defaultdict(list)
     for r in records:
         by_step[(r["file_id"], r["step"])].append(r)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.paths import read_sql
 from pipeline.render.markdown import render
 from pipeline.report.read import TriageOptions, read_report
 from pipeline.report.state import NotAnalyzed, report_problem
@@ -39,7 +40,7 @@ def framework_rank(framework: str) -> tuple[int, str]:
 
 
 def _roots(conn: duckdb.DuckDBPyConnection, only: list[str] | None = None) -> dict[tuple[str, str], list[str]]:
-    rows = conn.execute("SELECT root, framework, model FROM trace_roots ORDER BY root").fetchall()
+    rows = conn.execute(read_sql("report/roots.sql")).fetchall()
     out: dict[tuple[str, str], list[str]] = defaultdict(list)
     for root, framework, model in rows:
         if only is None or root in only:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import duckdb
+from duckdb import ColumnExpression, ConstantExpression
 import orjson
 import pyarrow as pa
 
-from pipeline.store import schema_statements
+from pipeline.store import run_statements, schema_statements
 
 KEY_COLUMNS = ("root", "view", "stage", "pos")
 HEAD_TABLES = ("report_roots", "report_views", "report_stages")
@@ -75,27 +76,24 @@ def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -
             raise ValueError(f"{table}: no column for field(s) {', '.join(extra)} "
                              f"(declare them in sql/schema and docs/json-schema.md)")
     arrays = [pa.array([_encode(r.get(c), t) for r in rows], _ARROW[t]) for c, t in zip(spec.columns, spec.types)]
-    conn.register("_report_rows", pa.Table.from_arrays(arrays, names=list(spec.columns)))
-    try:
-        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _report_rows")  # noqa: S608 (name from the DDL)
-    finally:
-        conn.unregister("_report_rows")
+    conn.from_arrow(pa.Table.from_arrays(arrays, names=list(spec.columns))).insert_into(table)
 
 
 def delete_root(conn: duckdb.DuckDBPyConnection, root: str) -> None:
-    """Remove every report row of `root`."""
-    for name in specs():
-        conn.execute(f"DELETE FROM {name} WHERE root = ?", [root])  # noqa: S608 (name from the DDL)
+    """Remove every report row of `root` (`sql/report/delete_root.sql`: one statement per table)."""
+    run_statements(conn, "report/delete_root.sql", [root])
 
 
 def read_rows(conn: duckdb.DuckDBPyConnection, table: str, root: str, view: str | None = None) -> list[dict]:
     """Rows of `table` for `root` (and one view) in key order, JSON columns decoded, NULL optional
     fields dropped."""
     spec = specs()[table]
-    order = ", ".join(c for c in KEY_COLUMNS if c in spec.columns and not (c == "stage" and table == "report_stages"))
-    where, params = ("root = ? AND view = ?", [root, view]) if view is not None else ("root = ?", [root])
-    rows = conn.sql(f"SELECT * FROM {table} WHERE {where} ORDER BY {order}",  # noqa: S608 (names from the DDL)
-                    params=params).to_arrow_table().to_pylist()
+    where = ColumnExpression("root") == ConstantExpression(root)
+    if view is not None:
+        where = where & (ColumnExpression("view") == ConstantExpression(view))
+    order = [ColumnExpression(c) for c in KEY_COLUMNS
+             if c in spec.columns and not (c == "stage" and table == "report_stages")]  # stages by position
+    rows = conn.table(table).filter(where).sort(*order).to_arrow_table().to_pylist()
     json_cols = [c for c, t in zip(spec.columns, spec.types) if t == "JSON"]
     for row in rows:
         for c in json_cols:

@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from assets.bundles import bundle, bundle_index
-from assets.checks import ASSET_CHECKS, Floors, evaluate_root
+from assets.checks import ASSET_CHECKS
+from pipeline.checks import Floors, evaluate_root
 from assets.partitions import register_roots
 from assets.reports import triage_report
 from assets.resources import QualityFloors, TracePaths, WarehouseResource

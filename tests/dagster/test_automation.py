@@ -9,10 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.automation import (
-    TAG_BUNDLE, TAG_NIGHT, bundles_after_ingest, load_matrix, nightly_capture, nightly_matrix, select_roots,
-    trace_root_sensor,
-)
+from assets.schedules import TAG_NIGHT, nightly_capture, nightly_matrix
+from assets.sensors import TAG_BUNDLE, bundles_after_ingest, trace_root_sensor
+from pipeline.matrix import load_matrix, select_roots
 from assets.checks import ASSET_CHECKS
 from assets.definitions import defs
 from assets.partitions import register_roots
