@@ -114,6 +114,8 @@ def _pattern(raw: dict[str, Any], defaults: dict[str, Any]) -> Pattern:
     alt = tuple(_element(e) for e in raw.get("split_chain_alt", ()))
     if len(chain) < 2 or len(alt) == 1:
         raise ValueError(f"{raw['id']}: a split chain needs at least two elements")
+    if len(raw.get("example_split_alt", ())) != len(alt):
+        raise ValueError(f"{raw['id']}: example_split_alt needs one kernel name per split_chain_alt element")
     return Pattern(
         id=raw["id"],
         title=raw["title"],
