@@ -313,3 +313,28 @@ def test_many_distinct_names_are_fast() -> None:
         if "<" in orig:  # a different template argument never changes the family
             assert fam == C.classify(orig), var[:100]
     assert elapsed < 4.0, elapsed
+
+
+# ---------------------------------------------------------------- q/k norm (issue 22)
+
+QK_NORM_NAMES = [
+    # as SGLang profiles show it (jit_kernel/csrc/elementwise/qknorm.cuh, namespace sglang in later copies)
+    "void sglang::fused_qknorm_warp<128l, true, __nv_bfloat16>(sglang::QKNormParams)",
+    "fused_qknorm_warp",
+    "void (anonymous namespace)::fused_qknorm_cta<1024l, false, __half>((anonymous namespace)::QKNormParams)",
+    "void (anonymous namespace)::qknorm_across_heads_reg_kernel<__half, 32>(__half*, __half*, __half const*, __half const*, int, float)",
+]
+
+
+@pytest.mark.parametrize("name", QK_NORM_NAMES, ids=[n[:40] for n in QK_NORM_NAMES])
+def test_qk_norm_kernels_are_norm(name: str) -> None:
+    assert C.classify(name) == "norm" and C.rule_id(name) == "qk-norm"
+
+
+def test_rope_kernels_that_write_the_cache_stay_rope() -> None:
+    """The qk-norm rule takes only names that say qk-norm: rope (+ KV write) kernels keep their family."""
+    for name in ("void (anonymous namespace)::fused_rope_store_kernel<true, 128l, true, __nv_bfloat16, long, 16u>"
+                 "((anonymous namespace)::FusedRopeStoreParams)",
+                 "void rope_rms::fused_mrope_rms_neox_kv_kernel<__hip_bfloat16, 128, true, false, 3, __hip_bfloat16>"
+                 "(__hip_bfloat16*)"):
+        assert C.classify(name) == "rope", C.rule_id(name)

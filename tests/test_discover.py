@@ -527,3 +527,55 @@ def test_inspect_file(tmp_path):
     assert inspect_file(junk).status == "rejected"
     with pytest.raises(DiscoveryError, match="missing.json"):
         inspect_file(tmp_path / "missing.json")
+
+
+# ------------------------------------------------------------------ TokenSpeed (issue 22)
+
+# What a TokenSpeed torch-profiler trace carries (lightseekorg/tokenspeed): Python frames under the
+# package python/tokenspeed/ (runtime/engine/event_loop.py runs the scheduler loop), kernel-package
+# frames under tokenspeed_kernel/, and the scheduler's process title tokenspeed::scheduler_<dp>.
+TOKENSPEED_TRACE = {"schemaVersion": 1, "traceEvents": [
+    {"ph": "M", "name": "process_name", "pid": 7, "args": {"name": "tokenspeed::scheduler_0"}},
+    {"ph": "X", "cat": "python_function", "pid": 7, "tid": 7, "ts": 1, "dur": 9,
+     "name": "/opt/tokenspeed/python/tokenspeed/runtime/engine/event_loop.py(1264): event_loop"},
+    {"ph": "X", "cat": "python_function", "pid": 7, "tid": 7, "ts": 2, "dur": 5,
+     "name": "tokenspeed_kernel/ops/attention/tokenspeed_mla/decode.py(88): tokenspeed_mla_decode"},
+    {"ph": "X", "cat": "kernel", "pid": 0, "tid": 7, "ts": 3, "dur": 1, "name": "k"},
+]}
+
+
+@pytest.mark.parametrize("name", ["capture_a.json.gz", "profile.trace.json.gz", "rank0.json"])
+def test_tokenspeed_recognised_from_its_frames_and_process_names(tmp_path, name):
+    write(tmp_path / "runs" / "r1" / name, TOKENSPEED_TRACE)
+    (root,) = discover(tmp_path)
+    assert root.framework == "tokenspeed" and root.files[0].framework == "tokenspeed"
+
+
+def test_tokenspeed_frames_win_over_a_sglang_kernel_package_mention(tmp_path):
+    """A TokenSpeed trace may call sgl_kernel ops; those frames are not SGLang markers."""
+    trace = json.loads(json.dumps(TOKENSPEED_TRACE))
+    trace["traceEvents"].append({"ph": "X", "cat": "python_function", "pid": 7, "tid": 7, "ts": 4, "dur": 1,
+                                 "name": "site-packages/sgl_kernel/elementwise.py(40): rmsnorm"})
+    write(tmp_path / "r" / "t.json.gz", trace)
+    assert discover(tmp_path)[0].framework == "tokenspeed"
+
+
+def test_tokenspeed_native_tp_names_need_server_args_or_a_manifest(tmp_path):
+    """TokenSpeed's own profiler names files <profile_id>-TP-<rank>.trace.json.gz, the SGLang shape;
+    its server_args.json (TokenSpeed-only keys) or a proftriage.toml decides, as for any framework."""
+    root_dir = tmp_path / "ts-run"
+    write(root_dir / "server_args.json", {"model_path": "deepseek-ai/DeepSeek-V3", "attn_tp_size": 8,
+                                          "moe_tp_size": 8, "enable_mla_l1_5_cache": False})
+    write(root_dir / "1780000000.1-TP-0-DECODE.trace.json.gz", TOKENSPEED_TRACE)
+    (root,) = discover(tmp_path)
+    (f,) = root.files
+    assert (root.framework, f.framework, f.stage, f.rank) == ("tokenspeed", "tokenspeed", "decode", 0)
+
+
+def test_tokenspeed_recognised_without_runtime_frames(tmp_path):
+    """No python/tokenspeed/ frame in the sniffed head: the process title and kernel-package frames decide."""
+    trace = {"schemaVersion": 1, "traceEvents": [
+        e for e in TOKENSPEED_TRACE["traceEvents"] if "tokenspeed/runtime" not in e["name"]]}
+    assert "tokenspeed/" not in json.dumps(trace)
+    write(tmp_path / "r" / "t.json", trace)
+    assert discover(tmp_path)[0].framework == "tokenspeed"

@@ -4,9 +4,9 @@ The catalog (`pipeline/catalog/fusions.toml`) lists fusions that exist upstream.
 stage of one trace, a pattern is reported as
 
 * ``fused``  when a kernel whose name matches ``fused_kernels`` ran;
-* ``split``  when its ``split_chain`` ran as adjacent kernels on one stream within one step
-  (gaps bounded by ``max_gap_ns``, "glue" kernels such as copies allowed in between), and
-  those kernels were not all launched by the same CPU op;
+* ``split``  when its ``split_chain`` (or its alternative ``split_chain_alt``) ran as adjacent
+  kernels on one stream within one step (gaps bounded by ``max_gap_ns``, "glue" kernels such as
+  copies allowed in between), and those kernels were not all launched by the same CPU op;
 * ``both``   when both happened in the stage.
 
 Patterns that match neither may still show up as near misses (see `near_miss_level`).
@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-import pyarrow as pa
-
-from pipeline.analyze.table import columns_of
+from pipeline.analyze.fusion_scan import Stage, best_run, scan
 from pipeline.gc_pause import without_gc
 from pipeline.paths import read_catalog
 
@@ -34,6 +32,7 @@ FRAMEWORK_REPOS = {
     "sglang": "sgl-project/sglang",
     "vllm": "vllm-project/vllm",
     "trtllm": "NVIDIA/TensorRT-LLM",
+    "tokenspeed": "lightseekorg/tokenspeed",
 }
 KNOWN_STAGES = ("prefill", "decode")
 TOP_SITES = 3
@@ -81,6 +80,12 @@ class Pattern:
     example_split: tuple[str, ...]
     example_fused: str
     subsumes: tuple[str, ...] = ()
+    alt_chain: tuple[ChainElement, ...] = ()  # another unfused form of the same fusion
+    example_split_alt: tuple[str, ...] = ()
+
+    def chains(self) -> tuple[tuple[ChainElement, ...], ...]:
+        """The split chain, then the alternative one when the entry has it."""
+        return (self.chain, self.alt_chain) if self.alt_chain else (self.chain,)
 
 
 # --------------------------------------------------------------------------- catalog
@@ -106,8 +111,11 @@ def _element(raw: dict[str, Any]) -> ChainElement:
 
 def _pattern(raw: dict[str, Any], defaults: dict[str, Any]) -> Pattern:
     chain = tuple(_element(e) for e in raw["split_chain"])
-    if len(chain) < 2:
-        raise ValueError(f"{raw['id']}: split_chain needs at least two elements")
+    alt = tuple(_element(e) for e in raw.get("split_chain_alt", ()))
+    if len(chain) < 2 or len(alt) == 1:
+        raise ValueError(f"{raw['id']}: a split chain needs at least two elements")
+    if len(raw.get("example_split_alt", ())) != len(alt):
+        raise ValueError(f"{raw['id']}: example_split_alt needs one kernel name per split_chain_alt element")
     return Pattern(
         id=raw["id"],
         title=raw["title"],
@@ -128,6 +136,8 @@ def _pattern(raw: dict[str, Any], defaults: dict[str, Any]) -> Pattern:
         example_split=tuple(raw["example_split"]),
         example_fused=raw["example_fused"],
         subsumes=tuple(raw.get("subsumes", ())),
+        alt_chain=alt,
+        example_split_alt=tuple(raw.get("example_split_alt", ())),
     )
 
 
@@ -164,144 +174,7 @@ def split_allowed(p: Pattern, *, tp: int | None, model: str | None) -> bool:
     return True
 
 
-# --------------------------------------------------------------------------- scanning
-
-
-@dataclass
-class _Stage:
-    """The stage's kernels as columns, distinct (name, family) pairs, and (step, stream) sequences.
-
-    ``seqs``: kernel indices per (step, stream) in first-seen order, each sorted by start time;
-    ``at[d]``: per sequence, the positions in it of kernels with distinct pair ``d``.
-    """
-
-    name: list[str]
-    display: list[str | None]
-    family: list[str | None]
-    ts: list[int]
-    dur: list[int]
-    op: list[int | None]
-    site: list[str | None]
-    distinct: list[tuple[str, str | None]]
-    ids: list[int]
-    seqs: list[list[int]]
-    at: list[dict[int, list[int]]]
-    members: dict[int, list[int]]  # distinct pair -> kernel indices, ascending
-
-    @classmethod
-    def of(cls, kernels: Any) -> "_Stage":
-        cols = ("name", "display_name", "family", "ts_ns", "dur_ns", "cpu_op_ev", "site", "step", "stream")
-        if isinstance(kernels, pa.Table):
-            name, display, family, ts, dur, op, site, step, stream = (
-                kernels.column(c).to_pylist() if c in kernels.column_names else [None] * kernels.num_rows
-                for c in cols)
-        else:
-            name, display, family, ts, dur, op, site, step, stream = columns_of(kernels, cols)
-        index: dict[tuple[str, str | None], int] = {}
-        ids = [index.setdefault(pair, len(index)) for pair in zip(name, family)]
-        members: dict[int, list[int]] = defaultdict(list)
-        for i, d in enumerate(ids):
-            members[d].append(i)
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, key in enumerate(zip(step, stream)):
-            groups[key].append(i)
-        seqs = []
-        at = []
-        for idx in groups.values():
-            idx.sort(key=ts.__getitem__)
-            seqs.append(idx)
-            where: dict[int, list[int]] = defaultdict(list)
-            for pos, i in enumerate(idx):
-                where[ids[i]].append(pos)
-            at.append(where)
-        return cls(list(name), list(display), list(family), list(ts), list(dur), list(op), list(site),
-                   list(index), ids, seqs, at, members)
-
-
-def _walk(p: Pattern, st: _Stage, seq: list[int], start: int, first: int, hits: list, glue: list) -> list[int]:
-    """Positions in `seq` matching chain elements first, first+1, ... from `start`; glue skipped.
-
-    `hits` and `glue` are per distinct (name, family) pair (`_Stage.ids`).
-    """
-    ids, ts, dur, n, max_gap = st.ids, st.ts, st.dur, len(p.chain), p.max_gap_ns
-    taken, elem, j = [start], first + 1, start + 1
-    while elem < n and j < len(seq):
-        prev, cur = seq[j - 1], seq[j]
-        if ts[cur] - (ts[prev] + dur[prev]) > max_gap:
-            break
-        d = ids[cur]
-        if hits[d][elem]:
-            taken.append(j)
-            elem += 1
-        elif not glue[d]:
-            break
-        j += 1
-    return taken
-
-
-def _one_launch_group(st: _Stage, idx: list[int]) -> bool:
-    ops = {st.op[i] for i in idx}
-    return len(ops) == 1 and None not in ops
-
-
-def _candidates(st: _Stage, seq_no: int, ids: set[int]) -> list[int]:
-    """Positions in sequence `seq_no` of kernels whose distinct pair is in `ids`, ascending."""
-    where = st.at[seq_no]
-    if len(ids) <= len(where):
-        runs = [where[d] for d in ids if d in where]
-    else:
-        runs = [at for d, at in where.items() if d in ids]
-    return sorted(pos for at in runs for pos in at)
-
-
-def _scan(p: Pattern, st: _Stage, hits: list, glue: list) -> tuple[list[list[int]], int]:
-    """Full split chains (leftmost, non-overlapping) and how many were one launch group.
-
-    A chain can only start at a kernel matching its first element, so each sequence is
-    visited at those positions only. Cost: O(candidates x chain length) per pattern; walks stop
-    at the first non-glue mismatch.
-    """
-    chains: list[list[int]] = []
-    grouped = 0
-    n = len(p.chain)
-    heads = {d for d, row in enumerate(hits) if row[0]}
-    for seq_no, seq in enumerate(st.seqs):
-        s = 0  # the next position a chain may start at
-        for c in _candidates(st, seq_no, heads):
-            if c < s:
-                continue
-            pos = _walk(p, st, seq, c, 0, hits, glue)
-            if len(pos) < n:
-                s = c + 1
-                continue
-            taken = [seq[j] for j in pos]
-            if _one_launch_group(st, taken):
-                grouped += 1
-            else:
-                chains.append(taken)
-            s = pos[-1] + 1
-    return chains, grouped
-
-
-def _best_run(p: Pattern, st: _Stage, hits: list, glue: list) -> list[int]:
-    """Chain element indices of the longest in-order run of adjacent kernels (first found wins).
-
-    Only asked for when no full chain matched anywhere, so every matching position is a start.
-    """
-    best: list[int] = []
-    n = len(p.chain)
-    starters = {d for d, row in enumerate(hits) if any(row)}
-    for seq_no, seq in enumerate(st.seqs):
-        for s in _candidates(st, seq_no, starters):
-            row = hits[st.ids[seq[s]]]
-            for first in range(n):
-                if row[first] and n - first > len(best):
-                    run = len(_walk(p, st, seq, s, first, hits, glue))
-                    if run > len(best):
-                        best = list(range(first, first + run))
-            if len(best) >= n - 1:  # a run of n would have been a full chain: nothing can beat this
-                return best
-    return best
+# --------------------------------------------------------------------------- near misses
 
 
 def near_miss_level(chain_len: int, run: int, present: int) -> str | None:
@@ -324,7 +197,7 @@ def near_miss_level(chain_len: int, run: int, present: int) -> str | None:
 # --------------------------------------------------------------------------- reporting
 
 
-def _evidence(st: _Stage, idx: Iterable[int]) -> tuple[int, list[str], list[str]]:
+def _evidence(st: Stage, idx: Iterable[int]) -> tuple[int, list[str], list[str]]:
     by_name: dict[str, int] = defaultdict(int)
     by_site: dict[str, int] = defaultdict(int)
     total = 0
@@ -348,9 +221,10 @@ def candidate_path(p: Pattern, framework: str | None) -> str:
     return p.source_paths[0]
 
 
-def _fusion_item(p, st: _Stage, fused_idx, chains, framework, total_time_ns) -> dict:
-    counted = {i for c in chains for e, i in zip(p.chain, c) if not e.context}
-    context = {i for c in chains for e, i in zip(p.chain, c) if e.context}
+def _fusion_item(p, st: Stage, fused_idx, chains, framework, total_time_ns) -> dict:
+    """`chains`: (elements, kernel indices) per split occurrence."""
+    counted = {i for els, c in chains for e, i in zip(els, c) if not e.context}
+    context = {i for els, c in chains for e, i in zip(els, c) if e.context}
     time_ns, _, sites = _evidence(st, sorted(set(fused_idx) | counted))
     _, names, _ = _evidence(st, sorted(set(fused_idx) | counted | context))
     status = "both" if fused_idx and chains else ("fused" if fused_idx else "split")
@@ -400,11 +274,29 @@ def _drop_subsumed(fusions: list[dict], patterns: Sequence[Pattern]) -> list[dic
 
 
 def _classify_names(p: Pattern, distinct: list[tuple[str, str | None]]) -> tuple[list, list, list]:
-    """Per distinct (name, family) pair: fused hit, chain-element hits, glue hit."""
+    """Per distinct (name, family) pair: fused hit, element hits per split chain, glue hit."""
     fused = [bool(p.fused and p.fused.search(name)) for name, _ in distinct]
-    hits = [tuple(e.matches(name, fam) for e in p.chain) for name, fam in distinct]
+    hits = [[tuple(e.matches(name, fam) for e in els) for name, fam in distinct] for els in p.chains()]
     glue = [bool(p.glue and p.glue.search(name)) for name, _ in distinct]
     return fused, hits, glue
+
+
+def _split_chains(p: Pattern, st: Stage, hits: list, glue: list) -> tuple[list, int]:
+    """(elements, kernels) of every split occurrence over all of `p`'s chains, and launch groups seen.
+
+    An occurrence of the alternative chain that shares a kernel with one of the main chain is dropped.
+    """
+    found: list[tuple[tuple[ChainElement, ...], list[int]]] = []
+    grouped = 0
+    taken: set[int] = set()
+    for els, h in zip(p.chains(), hits):
+        chains, g = scan(len(els), p.max_gap_ns, st, h, glue)
+        grouped += g
+        for c in chains:
+            if taken.isdisjoint(c):
+                found.append((els, c))
+        taken.update(i for _, c in found for i in c)
+    return found, grouped
 
 
 @without_gc
@@ -420,7 +312,7 @@ def match_fusions(
     patterns: Sequence[Pattern] | None = None,
 ) -> dict:
     """Fusion table for one stage's kernels (records or an Arrow table, any order): fusions and near misses."""
-    st = _Stage.of(kernels)
+    st = Stage.of(kernels)
     fusions: list[dict] = []
     near: list[dict] = []
     for p in patterns if patterns is not None else _load():
@@ -430,12 +322,13 @@ def match_fusions(
         fused_idx = sorted(i for d, f in enumerate(fused) if f for i in st.members[d])
         chains, grouped = [], 0
         if split_allowed(p, tp=tp, model=model):
-            chains, grouped = _scan(p, st, hits, glue)
+            chains, grouped = _split_chains(p, st, hits, glue)
         if fused_idx or chains:
             fusions.append(_fusion_item(p, st, fused_idx, chains, framework, total_time_ns))
         elif grouped == 0 and split_allowed(p, tp=tp, model=model):
-            present = {e for row in hits for e, h in enumerate(row) if h}  # every distinct pair occurs
-            item = _near_miss_item(p, _best_run(p, st, hits, glue), present)
+            main = hits[0]  # near misses are judged against the main chain
+            present = {e for row in main for e, h in enumerate(row) if h}  # every distinct pair occurs
+            item = _near_miss_item(p, best_run(len(p.chain), p.max_gap_ns, st, main, glue), present)
             if item:
                 near.append(item)
     fusions = _drop_subsumed(fusions, patterns if patterns is not None else _load())
