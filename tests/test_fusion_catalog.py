@@ -12,7 +12,8 @@ import pytest
 from pipeline.analyze.fusion import Pattern
 from pipeline.classify import display_name
 from pipeline.ingest import ingest_inputs
-from pipeline.report.build import TriageOptions, triage_root
+from pipeline.report.read import TriageOptions
+from pipeline.report.triage import triage_root
 from pipeline.store import Warehouse
 from tests.conftest import REAL_ROOTS, load_json_exact
 from tests.test_fusion import BY_ID, CATALOG, chain, context_for, item, rec, run
