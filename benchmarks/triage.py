@@ -31,7 +31,7 @@ REFERENCE = {"events": 323_505, "mb": 64.7, "wall_s": 15.6, "peak_gb": 0.47}
 TRIAGE_CHILD = """
 import time
 import pipeline.cli as cli
-import pipeline.report as report
+import pipeline.report.triage as report
 stages = {{"ingest": 0.0, "analysis": 0.0}}
 def timed(fn, key):
     def inner(*a, **k):

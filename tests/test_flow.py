@@ -158,3 +158,11 @@ def test_every_report_table_is_cleared_with_its_root() -> None:
 
     listed = set(re.findall(r"DELETE FROM (report_\w+) WHERE root = \?", read_sql("report/delete_root.sql")))
     assert listed == set(specs())
+
+
+def test_every_list_table_is_read_back() -> None:
+    from pipeline.paths import read_sql
+    from pipeline.report.tables import list_tables
+
+    read = set(re.findall(r"FROM (report_\w+) t WHERE", read_sql("report/read_lists.sql")))
+    assert read == set(list_tables().values())

@@ -16,7 +16,7 @@ from pipeline.analyze.kernel_table import apply_cutoff
 from pipeline.report.context import root_files, root_info
 from pipeline.report.headline import headline
 from pipeline.report.state import require_report
-from pipeline.report.tables import as_object, list_tables, read_rows
+from pipeline.report.tables import as_object, list_tables, read_lists, read_rows
 
 SCHEMA_VERSION = 1
 # the keys of a stage object, in order; `cutoff` and `headline` are computed on read
@@ -87,11 +87,10 @@ def _stage(stored: dict, lists: dict, opts: TriageOptions) -> dict:
 
 def _lists(conn: duckdb.DuckDBPyConnection, root: str, view: str) -> dict[str, dict[str, list[dict]]]:
     """stage → field → rows, for every `report_<field>` table (a field without rows: [])."""
-    tables = list_tables()
-    out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: {field: [] for field in tables})
-    for field, table in tables.items():
-        for row in read_rows(conn, table, root, view):
-            out[row["stage"]][field].append(as_object(row, table))
+    fields = list_tables()
+    out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: {field: [] for field in fields})
+    for field, stage, row in read_lists(conn, root, view):
+        out[stage][field].append(row)
     return out
 
 

@@ -29,9 +29,9 @@ def _state(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
     return dict(zip([d[0] for d in cur.description], cur.fetchone()))
 
 
-def facts_problem(conn: duckdb.DuckDBPyConnection, root: str) -> str | None:
+def facts_problem(conn: duckdb.DuckDBPyConnection, root: str, state: dict | None = None) -> str | None:
     """Why the root's facts cannot be used (None when they are current)."""
-    s = _state(conn, root)
+    s = state or _state(conn, root)
     if s["loaded_at"] is None:
         return f"trace root {root!r} is not in the warehouse (ingest it first)"
     if s["facts_built_at"] is None:
@@ -43,10 +43,10 @@ def facts_problem(conn: duckdb.DuckDBPyConnection, root: str) -> str | None:
 
 def report_problem(conn: duckdb.DuckDBPyConnection, root: str) -> str | None:
     """Why the root's stored report cannot be used (None when it is current)."""
-    problem = facts_problem(conn, root)
+    s = _state(conn, root)
+    problem = facts_problem(conn, root, s)
     if problem:
         return problem
-    s = _state(conn, root)
     if s["report_facts_at"] is None:
         return f"{root}: no stored report (run `{analyze_command(root)}`)"
     if s["report_facts_at"] != s["facts_built_at"]:

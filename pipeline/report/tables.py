@@ -18,6 +18,7 @@ from duckdb import ColumnExpression, ConstantExpression
 import orjson
 import pyarrow as pa
 
+from pipeline.paths import read_sql
 from pipeline.store import run_statements, schema_statements
 
 KEY_COLUMNS = ("root", "view", "stage", "pos")
@@ -103,6 +104,17 @@ def read_rows(conn: duckdb.DuckDBPyConnection, table: str, root: str, view: str 
             if row[c] is None:
                 del row[c]
     return rows
+
+
+def read_lists(conn: duckdb.DuckDBPyConnection, root: str, view: str) -> list[tuple[str, str, dict]]:
+    """Every stored row list of one view in one query (`sql/report/read_lists.sql`): (field, stage,
+    object) in order, NULL optional fields dropped."""
+    out = []
+    for field, stage, _, text in conn.execute(read_sql("report/read_lists.sql"), {"root": root, "view": view}).fetchall():
+        row = orjson.loads(text)
+        out.append((field, stage, {k: v for k, v in as_object(row, f"report_{field}").items()
+                                   if v is not None or k not in specs()[f"report_{field}"].optional}))
+    return out
 
 
 def list_tables() -> dict[str, str]:
