@@ -19,6 +19,7 @@ from pipeline.analyze.kernel_table import (
 from pipeline.analyze.launch_groups import launch_groups
 from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.overlap import analyze_overlap
+from pipeline.analyze.roofline import add_expected_gains, annotate_kernel_rows, roofline_stage
 from pipeline.analyze.table import as_table
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
 from pipeline.align.apply import apply_alignment
@@ -26,6 +27,8 @@ from pipeline.report.ranks import (
     TIMELINE_RULE, add_rank_timelines, by_rank, combine_fusions, combine_overlaps, combine_summaries, rank_of_files,
     rank_spread, timeline_scope,
 )
+from pipeline.roofline.costs import assign_costs
+from pipeline.roofline.devices import trace_device
 from pipeline.stage import OUTSIDE, group_by_stage
 from pipeline.store import query_dicts
 from pipeline.report.headline import headline
@@ -176,6 +179,10 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
         "near_misses": fusion["near_misses"],
         "steps": len({(k["file_id"], k["step"]) for k in kernels if k["step"] is not None}),
     }
+    # speed of light (pipeline/analyze/roofline.py): kernel rows, stage figures, expected gains
+    annotate_kernel_rows(shown, kernels, ctx["device"])
+    report["roofline"] = roofline_stage(kernels, ctx["device"], report["busy_ns"])
+    add_expected_gains(overlap_rows, report["fusions"], kernels, ctx["device"])
     report["headline"] = headline(report)
     return report
 
@@ -211,6 +218,7 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     formal = [k for k in records if k["file_id"] in timing_ids]
     mapped = [k for k in records if k["file_id"] not in timing_ids]
     alignment = apply_alignment(formal, mapped, mapping_paths=[f["path"] for f in mapping])
+    assign_costs(conn, records)  # speed of light: FLOPs and bytes per kernel (pipeline/roofline)
     store_facts(conn, root, records)
     ctx = {
         "framework": info["framework"], "model": info["model"],
@@ -219,7 +227,9 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
         "has_cpu": any(f["has_cpu"] for f in timing + mapping),
         "alignment": alignment, "attribution_records": _by_stage(mapped) if mapped else {},
         "rank_of": rank_of_files(timing) if opts.all_ranks else {},
+        "device": trace_device(conn, formal),
     }
+    report["device"] = ctx["device"].as_json()
     outside = [k for k in formal if k["stage"] == OUTSIDE]
     stages = _by_stage([k for k in formal if k["stage"] != OUTSIDE])
     report["outside_steps"] = {

@@ -23,6 +23,13 @@
 --   attribution   TEXT     direct | enclosing | graph | mapped | none
 --   mapped_from   TEXT     for attribution = 'mapped': 'mapping trace <path>' or 'eager steps of this trace'
 --   match_kind    TEXT     alignment match: exact | family | NULL
+--   flops         BIGINT   FLOPs of the launching op's cost model, this activity's share of its launch
+--                          group (split by duration); NULL without a model (pipeline/roofline/costs.py)
+--   bytes         BIGINT   HBM bytes of the same model and share; NULL without a model
+--   dtype         TEXT     dtype whose roof the FLOPs run at (bf16, fp8, fp32, …); NULL without a model
+--   cost_model    TEXT     gemm | linear | matmul | grouped_mm | fused_moe | attention | io | pointwise |
+--                          reduction; NULL without a model
+--   cost_note     TEXT     why there is no model, or the model's caveat (docs/roofline.md)
 CREATE TABLE IF NOT EXISTS kernel_facts (
     root         TEXT,
     file_id      BIGINT,
@@ -49,5 +56,16 @@ CREATE TABLE IF NOT EXISTS kernel_facts (
     stage        TEXT,
     attribution  TEXT,
     mapped_from  TEXT,
-    match_kind   TEXT
+    match_kind   TEXT,
+    flops        BIGINT,
+    bytes        BIGINT,
+    dtype        TEXT,
+    cost_model   TEXT,
+    cost_note    TEXT
 );
+-- the cost columns, for a warehouse created before they existed
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS flops BIGINT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS bytes BIGINT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS dtype TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS cost_model TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS cost_note TEXT;
