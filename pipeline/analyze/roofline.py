@@ -188,9 +188,9 @@ def roofline_stage(kernels: Any, device: Device, busy_ns: int, top: int = TOP_RO
         "modelled_share": total.modelled_ns / total.time_ns if total.time_ns else 0.0,
         "roofline_ns": round(total.roofline_ns) if total.roofed_ns else None,
         "recoverable_ns": round(total.recoverable_ns) if total.roofed_ns else None,
-        "achieved_tflops": total.flops / busy_ns / 1e3 if busy_ns else None,
-        "mfu": total.compute_ns / busy_ns if busy_ns and device.matched else None,
-        "mbu": total.memory_ns / busy_ns if busy_ns and device.matched else None,
+        "achieved_tflops": total.flops / busy_ns / 1e3 if busy_ns and total.modelled_ns else None,
+        "mfu": total.compute_ns / busy_ns if busy_ns and total.roofed_ns else None,
+        "mbu": total.memory_ns / busy_ns if busy_ns and total.roofed_ns else None,
         "rows": rows[:top],
         "unmodelled": _unmodelled(total),
         "note": None if device.matched else (device.note or "device unknown: no roofline figures"),
@@ -253,7 +253,14 @@ def combine(parts: dict[Any, dict]) -> dict:
             rows.setdefault(r["name"], []).append(r)  # type: ignore[arg-type]
     out["rows"] = sorted((_merge_rows(rs) for rs in rows.values()),  # type: ignore[arg-type]
                          key=lambda r: (-r["recoverable_ns"], r["name"]))[:TOP_ROWS]
-    out.update(device=first["device"], unmodelled=first["unmodelled"], note=first["note"], definitions=DEFINITIONS)
+    why: dict[str, int] = defaultdict(int)
+    for p in parts.values():
+        for u in p["unmodelled"]:
+            why[u["reason"]] += u["time_ns"]
+    time = out["kernel_time_ns"]
+    out["unmodelled"] = sorted(({"reason": r, "time_ns": t, "share": t / time if time else 0.0} for r, t in why.items()),
+                               key=lambda x: (-x["time_ns"], x["reason"]))[:12]
+    out.update(device=first["device"], note=first["note"], definitions=DEFINITIONS)
     return out
 
 

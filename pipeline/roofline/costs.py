@@ -24,6 +24,7 @@ from typing import Iterable
 import duckdb
 import pyarrow as pa
 
+from pipeline.gc_pause import paused_gc
 from pipeline.paths import read_sql
 from pipeline.roofline.models.registry import cost_of
 from pipeline.roofline.shapes import Cost, NoModel, OpCall
@@ -73,7 +74,8 @@ def _no_op_reason(r: dict) -> str:
 
 
 def fetch_ops(conn: duckdb.DuckDBPyConnection, keys: Iterable[OpKey]) -> dict[OpKey, OpCall]:
-    """The recorded inputs of the given op instances (`sql/roofline/op_inputs.sql`)."""
+    """The recorded inputs of the given op instances (`sql/roofline/op_inputs.sql`); each distinct
+    signature is parsed once and its `OpCall` shared."""
     keys = sorted(set(keys))
     wanted = pa.table({"file_id": pa.array([k[0] for k in keys], pa.int64()),
                        "ev": pa.array([k[1] for k in keys], pa.int64())})
@@ -82,7 +84,15 @@ def fetch_ops(conn: duckdb.DuckDBPyConnection, keys: Iterable[OpKey]) -> dict[Op
         rows = conn.execute(read_sql("roofline/op_inputs.sql")).fetchall()
     finally:
         conn.unregister("_wanted")
-    return {(f, ev): OpCall.parse(name, dims, types, concrete) for f, ev, name, dims, types, concrete in rows}
+    parsed: dict[tuple, OpCall] = {}
+    out = {}
+    for f, ev, *signature in rows:
+        sig = tuple(signature)
+        call = parsed.get(sig)
+        if call is None:
+            call = parsed[sig] = OpCall.parse(*sig)
+        out[(f, ev)] = call
+    return out
 
 
 def _host_copy(kernels: list[dict]) -> bool:
@@ -94,10 +104,11 @@ def _price(op: OpCall | None, kernels: list[dict], cache: dict) -> Cost | NoMode
         return NoModel("op instance not found in cpu_ops")
     if _host_copy(kernels):
         return NoModel(f"{op.name}: host↔device or peer copy (bound by the host link / interconnect, not modelled)")
-    key = (op.name, repr(op.dims), op.types, op.concrete)
+    comm = any(k.get("family") == "communication" for k in kernels)
+    key = (id(op), comm)  # OpCalls are shared per distinct signature (fetch_ops)
     if key not in cache:
         cost = cost_of(op)
-        if isinstance(cost, NoModel) and any(k.get("family") == "communication" for k in kernels):
+        if isinstance(cost, NoModel) and comm:
             cost = NoModel(f"{op.name}: communication (interconnect roof not modelled)")
         cache[key] = cost
     return cache[key]
@@ -127,6 +138,11 @@ def _set(records: list[dict], cost: Cost | NoModel) -> None:
 
 def assign_costs(conn: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
     """Add ``flops, bytes, dtype, cost_model, cost_note`` to every record (module docstring)."""
+    with paused_gc():
+        _assign(conn, records)
+
+
+def _assign(conn: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
     own = _own_ops(records)
     groups: dict[tuple, list[dict]] = defaultdict(list)
     op_of_group: dict[tuple, OpKey] = {}
