@@ -61,19 +61,17 @@ def _lists(kernels: Any) -> list[Sequence]:
     return columns_of(kernels, _COLS)
 
 
-def kernel_roof(flops: int | None, nbytes: int | None, dtype: str | None, dur: int,
-                device: Device) -> tuple[float | None, str | None, str | None]:
-    """(roofline ns, bound, note) of one costed kernel; roofline None when no roof applies."""
-    if flops is None or nbytes is None:
-        return None, None, None
+def _roof_terms(flops: int, nbytes: int, dtype: str | None, dur: int,
+                device: Device) -> tuple[float, float, str | None] | str:
+    """(compute ns, memory ns, note) of one costed kernel, or why it has no roof."""
     if not device.matched:
-        return None, None, "device not in the catalog: no roof"
+        return "device not in the catalog: no roof"
     memory = nbytes / (device.hbm_tbps * 1e3)
     compute, note = 0.0, None
     if flops:
         peak = device.peak_tflops(dtype)
         if peak is None:
-            return None, None, f"no {dtype} peak for {device.spec.model} in the catalog"
+            return f"no {dtype} peak for {device.spec.model} in the catalog"
         compute = flops / (peak * 1e3)
         tf32 = device.peak_tflops("tf32")
         if dtype == "fp32" and tf32 and max(compute, memory) > dur > 0:
@@ -81,14 +79,28 @@ def kernel_roof(flops: int | None, nbytes: int | None, dtype: str | None, dur: i
         elif dtype == "fp32":
             note = "FP32 roof (TF32 off, PyTorch's default; the trace does not record the setting)"
     roof = max(compute, memory)
-    bound = "compute" if compute >= memory and flops else "memory"
     if roof > dur > 0:
-        note = ("above the HBM roof: data served from on-chip cache" if bound == "memory"
-                else "above the catalog peak: check the dtype or override the peaks") + (f"; {note}" if note else "")
-    return roof, bound, note
+        above = "above the catalog peak: check the dtype or override the peaks" if compute > memory \
+            else "above the HBM roof: data served from on-chip cache"
+        note = above + (f"; {note}" if note else "")
+    elif roof == 0:
+        note = "the op moves no data (empty tensors): nothing to recover"
+    return compute, memory, note
 
 
-def _add(agg: _Agg, dur: int, flops, nbytes, dtype, model, note, device: Device) -> None:
+def kernel_roof(flops: int | None, nbytes: int | None, dtype: str | None, dur: int,
+                device: Device) -> tuple[float | None, str | None, str | None]:
+    """(roofline ns, bound, note) of one costed kernel; roofline None (note: why) when no roof applies."""
+    if flops is None or nbytes is None:
+        return None, None, None
+    terms = _roof_terms(flops, nbytes, dtype, dur, device)
+    if isinstance(terms, str):
+        return None, None, terms
+    compute, memory, note = terms
+    return max(compute, memory), "compute" if compute >= memory and flops else "memory", note
+
+
+def _add(agg: _Agg, dur: int, flops, nbytes, dtype, model, note, terms) -> None:
     agg.time_ns += dur
     if flops is None:
         agg.unmodelled[note or "no model"] += dur
@@ -99,22 +111,33 @@ def _add(agg: _Agg, dur: int, flops, nbytes, dtype, model, note, device: Device)
     if model in GEMM_MODELS:
         agg.gemm_flops += flops
     agg.dtype_ns[dtype] += dur
-    roof, bound, roof_note = kernel_roof(flops, nbytes, dtype, dur, device)
-    if roof is None:
-        agg.unmodelled[f"no roof: {roof_note}"] += dur
+    if isinstance(terms, str):
+        agg.unmodelled[f"no roof: {terms}"] += dur
         return
+    compute, memory, roof_note = terms
     for n in filter(None, (note, roof_note)):
         agg.notes[n] += dur
+    roof = max(compute, memory)
     agg.roofed_ns += dur
     agg.roofline_ns += roof
     agg.recoverable_ns += max(0.0, dur - roof)
-    agg.compute_ns += flops / (device.peak_tflops(dtype) * 1e3) if flops else 0.0
-    agg.memory_ns += nbytes / (device.hbm_tbps * 1e3)
-    agg.bound_ns[bound] += dur
+    agg.compute_ns += compute
+    agg.memory_ns += memory
+    agg.bound_ns["compute" if compute >= memory and flops else "memory"] += dur
 
 
-def _aggregate(kernels: Any, device: Device) -> tuple[_Agg, dict[str, _Agg], dict[str, dict]]:
-    """Stage totals, per display name sums, and per name (family, top site, top op)."""
+@dataclass
+class Aggregate:
+    """One stage's sums: the totals, per display name, and per name its family, top site and top op.
+    Build it once per stage (`aggregate`) and pass it to the functions below."""
+
+    total: _Agg
+    rows: dict[str, _Agg]
+    info: dict[str, dict]
+
+
+def aggregate(kernels: Any, device: Device) -> Aggregate:
+    """Sum one stage's kernels (records or a pyarrow.Table with the cost columns) against `device`."""
     total, rows = _Agg(), defaultdict(_Agg)
     info: dict[str, dict] = {}
     site_t: dict[str, dict] = defaultdict(lambda: defaultdict(int))
@@ -122,15 +145,20 @@ def _aggregate(kernels: Any, device: Device) -> tuple[_Agg, dict[str, _Agg], dic
     for disp, name, fam, dur, flops, nbytes, dtype, model, note, site, op in zip(*_lists(kernels)):
         key = disp or name
         dur = dur or 0
-        _add(total, dur, flops, nbytes, dtype, model, note, device)
-        _add(rows[key], dur, flops, nbytes, dtype, model, note, device)
+        terms = _roof_terms(flops, nbytes, dtype, dur, device) if flops is not None and nbytes is not None else None
+        _add(total, dur, flops, nbytes, dtype, model, note, terms)
+        _add(rows[key], dur, flops, nbytes, dtype, model, note, terms)
         info.setdefault(key, {"family": fam})
         site_t[key][site] += dur
         op_t[key][op] += dur
     for key in info:  # the site and CPU op holding most of the row's time (ties: a known one, then by name)
         info[key]["site"] = max(site_t[key], key=lambda s: (site_t[key][s], s is not None, str(s)))
         info[key]["cpu_op"] = max(op_t[key], key=lambda o: (op_t[key][o], o is not None, str(o)))
-    return total, rows, info
+    return Aggregate(total, dict(rows), info)
+
+
+def _agg(kernels_or_agg: Any, device: Device) -> Aggregate:
+    return kernels_or_agg if isinstance(kernels_or_agg, Aggregate) else aggregate(kernels_or_agg, device)
 
 
 def _top(d: dict) -> Any:
@@ -157,8 +185,9 @@ def row_figures(a: _Agg) -> dict:
 
 
 def annotate_kernel_rows(rows: list[dict], kernels: Any, device: Device) -> None:
-    """Add the speed-of-light fields (`row_figures`) to kernel-table rows, matched by name."""
-    _, per_name, _ = _aggregate(kernels, device)
+    """Add the speed-of-light fields (`row_figures`) to kernel-table rows, matched by name
+    (`kernels`: the stage's kernels or their `Aggregate`)."""
+    per_name = _agg(kernels, device).rows
     for r in rows:
         r.update(row_figures(per_name.get(r["name"], _Agg())))
 
@@ -170,8 +199,10 @@ def _unmodelled(total: _Agg) -> list[dict]:
 
 
 def roofline_stage(kernels: Any, device: Device, busy_ns: int, top: int = TOP_ROWS) -> dict:
-    """`stages[].roofline`: totals, MFU/MBU over the stage's busy time, top rows by recoverable time."""
-    total, per_name, info = _aggregate(kernels, device)
+    """`stages[].roofline`: totals, MFU/MBU over the stage's busy time, top rows by recoverable time
+    (`kernels`: the stage's kernels or their `Aggregate`)."""
+    agg = _agg(kernels, device)
+    total, per_name, info = agg.total, agg.rows, agg.info
     rows = []
     for name, agg in per_name.items():
         if agg.roofed_ns:
@@ -212,7 +243,7 @@ def add_expected_gains(overlap_rows: list[dict], fusion_rows: list[dict], kernel
     in its evidence (a split chain brought to its roofline); ``fused`` rows address nothing new (0).
     None (with ``expected_gain_note``) when none of the row's kernels has a roof.
     """
-    _, per_name, _ = _aggregate(kernels, device)
+    per_name = _agg(kernels, device).rows
     for r in overlap_rows:
         rec, roofed = _recoverable_of(per_name, [r["name"]])
         exposed = r.get("exposed_ns", 0) / r["time_ns"] if r.get("time_ns") else 0.0

@@ -19,7 +19,7 @@ from pipeline.analyze.kernel_table import (
 from pipeline.analyze.launch_groups import launch_groups
 from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.overlap import analyze_overlap
-from pipeline.analyze.roofline import add_expected_gains, annotate_kernel_rows, roofline_stage
+from pipeline.analyze.roofline import add_expected_gains, aggregate, annotate_kernel_rows, roofline_stage
 from pipeline.analyze.table import as_table
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
 from pipeline.align.apply import apply_alignment
@@ -180,9 +180,10 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
         "steps": len({(k["file_id"], k["step"]) for k in kernels if k["step"] is not None}),
     }
     # speed of light (pipeline/analyze/roofline.py): kernel rows, stage figures, expected gains
-    annotate_kernel_rows(shown, kernels, ctx["device"])
-    report["roofline"] = roofline_stage(kernels, ctx["device"], report["busy_ns"])
-    add_expected_gains(overlap_rows, report["fusions"], kernels, ctx["device"])
+    sol = aggregate(kernels, ctx["device"])
+    annotate_kernel_rows(shown, sol, ctx["device"])
+    report["roofline"] = roofline_stage(sol, ctx["device"], report["busy_ns"])
+    add_expected_gains(overlap_rows, report["fusions"], sol, ctx["device"])
     report["headline"] = headline(report)
     return report
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import orjson
+
 from pipeline.config import settings
-from pipeline.paths import read_catalog
+from pipeline.paths import read_catalog, read_sql
 
 CATALOG = "devices.toml"
 PEAKS_ENV = "PROFTRIAGE_PEAKS"
@@ -184,10 +186,6 @@ def _props_for(props: list, device: int | None) -> dict | None:
 
 def trace_device(conn, records: list[dict]) -> Device:
     """The device the records ran on: the matched entry holding most kernel time (a note names others)."""
-    import orjson
-
-    from pipeline.paths import read_sql
-
     file_ids = sorted({r["file_id"] for r in records})
     if not file_ids:
         return match_device(None)
