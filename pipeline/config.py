@@ -34,6 +34,7 @@ class Settings:
     attribution_floor: float = field(default_factory=lambda: _env_float("PROFTRIAGE_ATTRIBUTION_FLOOR", 0.0))
     alignment_floor: float = field(default_factory=lambda: _env_float("PROFTRIAGE_ALIGNMENT_FLOOR", 0.0))
     workers: int = field(default_factory=lambda: int(os.environ.get("PROFTRIAGE_WORKERS", "0") or 0))
+    peaks_file: Path | None = field(default_factory=lambda: _env_path("PROFTRIAGE_PEAKS", Path()) or None)
 
     @property
     def warehouse_path(self) -> Path:

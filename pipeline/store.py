@@ -15,6 +15,7 @@ import hashlib
 import re
 import time
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -97,10 +98,52 @@ class Warehouse:
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every table that does not exist yet (idempotent), in one transaction.
 
-    One transaction instead of one autocommit per statement: ~10× faster on a new file.
+    One transaction instead of one autocommit per statement: ~10× faster on a new file. When the
+    schema text changed since the warehouse was last checked, derived tables whose columns no
+    longer match their DDL are rebuilt (`_rebuild_derived`).
     """
+    ddl = ";\n".join(s.strip().rstrip(";") for s in schema_statements())
     with transaction(conn):
-        conn.execute(";\n".join(s.strip().rstrip(";") for s in schema_statements()))
+        conn.execute(read_sql("schema/99_schema_info.sql"))
+        row = conn.execute(read_sql("meta/ddl_hash.sql")).fetchone()
+        current = row is not None and row[0] == ddl_hash()
+        if not current:
+            _rebuild_derived(conn)
+        conn.execute(ddl)
+        if not current:
+            conn.execute(read_sql("meta/set_ddl_hash.sql"), [ddl_hash()])
+
+
+# Tables computed from the raw event tables: dropped and recreated when their definition changes
+# (`proftriage analyze` builds them again; the state check names it). Raw tables are never dropped.
+FACT_TABLES = ("kernel_facts", "alignment_rates", "facts_builds")
+REPORT_PREFIX = "report_"
+
+
+@lru_cache(maxsize=1)
+def ddl_hash() -> str:
+    """Hash of the schema text."""
+    return hashlib.blake2b("\n".join(schema_statements()).encode(), digest_size=16).hexdigest()
+
+
+def declared_columns() -> dict[str, list[str]]:
+    """Every table of `sql/schema` with its column names in order (from the DDL text)."""
+    out = {}
+    for ddl in schema_statements():
+        for name, body in _TABLE_RE.findall(ddl):
+            out[name] = re.findall(r"^\s*(\w+)\s+[A-Z]", body, re.M)
+    return out
+
+
+def _rebuild_derived(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Drop every derived table (`sql/meta/drop_derived.sql`: facts and reports, so none is left
+    pointing at rows that are gone) when one's columns differ from its DDL; True when dropped."""
+    actual = dict(conn.execute(read_sql("meta/all_columns.sql")).fetchall())
+    derived = [t for t in declared_columns() if t in FACT_TABLES or t.startswith(REPORT_PREFIX)]
+    if all(actual.get(t) == declared_columns()[t] for t in derived if t in actual):
+        return False
+    run_statements(conn, "meta/drop_derived.sql", [])
+    return True
 
 
 _TABLE_RE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\);", re.S)

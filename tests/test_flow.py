@@ -166,3 +166,30 @@ def test_every_list_table_is_read_back() -> None:
 
     read = set(re.findall(r"FROM (report_\w+) t WHERE", read_sql("report/read_lists.sql")))
     assert read == set(list_tables().values())
+
+
+def test_every_derived_table_is_dropped_together() -> None:
+    from pipeline.paths import read_sql
+    from pipeline.store import FACT_TABLES, REPORT_PREFIX, declared_columns
+
+    listed = set(re.findall(r"DROP TABLE IF EXISTS (\w+);", read_sql("meta/drop_derived.sql")))
+    assert listed == {t for t in declared_columns() if t in FACT_TABLES or t.startswith(REPORT_PREFIX)}
+
+
+def test_a_changed_derived_table_is_rebuilt_and_raw_rows_kept(tmp_path: Path, spool: Path) -> None:
+    """An older warehouse whose kernel_facts lacks a column: the derived tables are recreated (the
+    state then asks for `analyze`), the raw tables keep every row."""
+    wh = _warehouse(tmp_path, spool, SGLANG[:1])
+    with wh.connect() as conn:
+        analyze(conn, SGLANG[0])
+        kernels = _count(conn, "SELECT count(*) FROM kernels", [])
+        conn.execute("ALTER TABLE kernel_facts DROP COLUMN cost_note")
+        conn.execute("DELETE FROM schema_info")
+    with wh.connect() as conn:
+        assert "cost_note" in [r[0] for r in conn.execute("DESCRIBE kernel_facts").fetchall()]
+        assert _count(conn, "SELECT count(*) FROM kernel_facts", []) == 0
+        assert _count(conn, "SELECT count(*) FROM report_roots", []) == 0
+        assert _count(conn, "SELECT count(*) FROM kernels", []) == kernels
+        assert "no kernel facts yet" in report_problem(conn, SGLANG[0])
+        analyze(conn, SGLANG[0])
+        assert report_problem(conn, SGLANG[0]) is None

@@ -34,6 +34,7 @@ class RootContext:
     tp: int | None = None
     has_cpu: bool = True
     alignment: dict = field(default_factory=dict)  # (rank, stage) → stored match-rate row
+    device: Any = None  # pipeline.roofline.devices.Device of the view's kernels
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pipeline.report.context import context_of, file_ranks, root_files, root_inf
 from pipeline.report.registry import ANALYZERS
 from pipeline.report.state import REPORT_VERSION, require_facts
 from pipeline.report.tables import delete_root, insert_rows, list_tables
+from pipeline.roofline.devices import trace_device
 from pipeline.stage import OUTSIDE
 from pipeline.store import transaction
 
@@ -118,10 +119,12 @@ def _mapping_stages(facts: pa.Table, view: View) -> dict[str, pa.Table]:
     return by_stage(_rows_of(facts, view.mapping)) if view.mapping else {}
 
 
-def analyze_view(facts: pa.Table, view: View, info: dict, rates: dict, runs: _Runs) -> dict:
+def analyze_view(conn: duckdb.DuckDBPyConnection, facts: pa.Table, view: View, info: dict, rates: dict,
+                 runs: _Runs) -> dict:
     """Every stage of one view, plus what lies outside the steps."""
     timing = _rows_of(facts, view.timing)
-    ctx = context_of(info, view.timing, view.mapping, rates)
+    device = trace_device(conn, timing.select(["file_id", "device", "dur_ns"]).to_pylist())
+    ctx = context_of(info, view.timing, view.mapping, rates, device)
     mapping = _mapping_stages(facts, view)
     stages = [_stage(view, s, t, mapping.get(s), ctx, runs) for s, t in by_stage(timing).items()]
     outside = timing.filter(pc.equal(timing.column("stage"), OUTSIDE))
@@ -131,6 +134,7 @@ def analyze_view(facts: pa.Table, view: View, info: dict, rates: dict, runs: _Ru
         "overlap_source": "formal trace of a mapping/formal pair" if view.mapping else "single trace",
         "outside_kernels": outside.num_rows,
         "outside_time_ns": pc.sum(outside.column("dur_ns")).as_py() or 0,
+        "device": device.as_json(),
         "stages": stages,
     }
 
@@ -176,7 +180,7 @@ def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
         facts = load_facts(conn, root)
         rates = {(r["rank"], r["stage"]): r for r in alignment_rates(conn, root)}
         runs = _Runs()
-        views = [analyze_view(facts, v, info, rates, runs) for v in views_of(files)]
+        views = [analyze_view(conn, facts, v, info, rates, runs) for v in views_of(files)]
     head["default_view"] = views[1]["view"] if len(views) > 1 else "all"
     _store(conn, root, head, views)
     return {"head": head, "views": views}

@@ -23,7 +23,7 @@ SCHEMA_VERSION = 1
 STAGE_KEYS = ("stage", "kernel_time_ns", "kernel_count", "summary", "coverage", "alignment", "kernels", "cutoff",
               "ranks", "timeline", "families", "launch_groups", "overlap", "overlap_families", "busy_ns", "idle_ns",
               "launch_bound_ns", "multi_stream_ns", "category_overlap", "overlap_note", "fusions", "near_misses",
-              "steps", "headline")
+              "steps", "roofline", "headline")
 LAYERWISE_RULE = "per-row: rows whose share of the step's kernel time is below the cutoff are hidden"
 
 
@@ -121,6 +121,7 @@ def read_report(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
                                        "CPU side started); excluded from the stage tables"}
     report["rank"] = {"rank": rank, "note": note}
     report["mode"], report["overlap_source"] = meta["mode"], meta["overlap_source"]
+    report["device"] = meta["device"]
     lists = _lists(conn, root, view)
     stages = read_rows(conn, "report_stages", root, view)
     report["stages"] = [_stage(as_object(s, "report_stages") | {"stage": s["stage"]}, lists[s["stage"]], opts)

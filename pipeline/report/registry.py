@@ -12,6 +12,7 @@ from pipeline.analyze.kernel_table import KernelTable, Summary
 from pipeline.analyze.launch_groups import LaunchGroups
 from pipeline.analyze.overlap_table import OverlapTable
 from pipeline.analyze.protocol import Analyzer
+from pipeline.analyze.roofline import Roofline
 from pipeline.report.ranks import RankSpread
 
 ANALYZERS: tuple[Analyzer, ...] = (
@@ -22,4 +23,5 @@ ANALYZERS: tuple[Analyzer, ...] = (
     OverlapTable(),   # overlap, overlap_families, busy/idle/launch-bound/multi-stream, category_overlap, note
     FusionTable(),    # fusions, near_misses
     RankSpread(),     # ranks, timeline (+ kernels[].rank_time_ns)
+    Roofline(),       # roofline (+ kernels[] speed-of-light fields, overlap[]/fusions[].expected_gain_ns)
 )

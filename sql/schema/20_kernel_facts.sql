@@ -30,7 +30,12 @@ CREATE TABLE IF NOT EXISTS kernel_facts (
     stage        TEXT,
     attribution  TEXT,
     mapped_from  TEXT,
-    match_kind   TEXT
+    match_kind   TEXT,
+    flops        BIGINT,
+    bytes        BIGINT,
+    dtype        TEXT,
+    cost_model   TEXT,
+    cost_note    TEXT
 );
 COMMENT ON COLUMN kernel_facts.root IS 'trace_roots.root';
 COMMENT ON COLUMN kernel_facts.file_id IS 'trace_files.file_id of the activity''s file';
@@ -61,3 +66,8 @@ COMMENT ON COLUMN kernel_facts.stage IS 'prefill | decode | mixed | unknown | ou
 COMMENT ON COLUMN kernel_facts.attribution IS 'how the site was obtained: direct (External id) | enclosing (op around the launch) | mapped (alignment) | graph (graph replay, no site) | none';
 COMMENT ON COLUMN kernel_facts.mapped_from IS 'for attribution = mapped: ''mapping trace <path>'' or ''eager steps of this trace''';
 COMMENT ON COLUMN kernel_facts.match_kind IS 'alignment match: exact | family | NULL';
+COMMENT ON COLUMN kernel_facts.flops IS 'FLOPs of the launching op''s cost model, this activity''s share of its launch group (split by duration); NULL without a model (pipeline/roofline/costs.py)';
+COMMENT ON COLUMN kernel_facts.bytes IS 'HBM bytes of the same model and share; NULL without a model';
+COMMENT ON COLUMN kernel_facts.dtype IS 'dtype whose roof the FLOPs run at (bf16, fp8, fp32, ...); NULL without a model';
+COMMENT ON COLUMN kernel_facts.cost_model IS 'gemm | linear | matmul | grouped_mm | fused_moe | attention | io | pointwise | reduction; NULL without a model';
+COMMENT ON COLUMN kernel_facts.cost_note IS 'why there is no model, or the model''s caveat (docs/roofline.md)';

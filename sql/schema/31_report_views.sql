@@ -8,7 +8,8 @@ CREATE TABLE IF NOT EXISTS report_views (
     mode            TEXT,
     overlap_source  TEXT,
     outside_kernels BIGINT,
-    outside_time_ns BIGINT
+    outside_time_ns BIGINT,
+    device          JSON
 );
 COMMENT ON COLUMN report_views.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_views.view IS '''all'' or the rank number as text';
@@ -17,3 +18,4 @@ COMMENT ON COLUMN report_views.mode IS 'single | pair (a mapping trace supplied 
 COMMENT ON COLUMN report_views.overlap_source IS 'which traces the timeline figures come from';
 COMMENT ON COLUMN report_views.outside_kernels IS 'GPU activities outside every step window (excluded from the stages)';
 COMMENT ON COLUMN report_views.outside_time_ns IS 'their summed duration (ns)';
+COMMENT ON COLUMN report_views.device IS 'the GPU the view''s kernels ran on and its peaks (docs/json-schema.md device)';

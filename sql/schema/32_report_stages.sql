@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS report_stages (
     multi_stream_ns  BIGINT,
     category_overlap JSON,
     overlap_note     TEXT,
-    steps            BIGINT
+    steps            BIGINT,
+    roofline         JSON
 );
 COMMENT ON COLUMN report_stages.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_stages.view IS 'report_views.view';
@@ -38,3 +39,4 @@ COMMENT ON COLUMN report_stages.multi_stream_ns IS 'time with two or more stream
 COMMENT ON COLUMN report_stages.category_overlap IS 'ns per set of concurrently active coarse categories';
 COMMENT ON COLUMN report_stages.overlap_note IS 'why the overlap figures are what they are (e.g. a single stream)';
 COMMENT ON COLUMN report_stages.steps IS 'step annotations holding kernels';
+COMMENT ON COLUMN report_stages.roofline IS 'speed of light of the stage: FLOPs, bytes, MFU, MBU, top rows by recoverable time (docs/roofline.md)';

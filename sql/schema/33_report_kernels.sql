@@ -17,7 +17,18 @@ CREATE TABLE IF NOT EXISTS report_kernels (
     sites            JSON,
     cpu_op           TEXT,
     cumulative_share DOUBLE,
-    rank_time_ns     JSON
+    rank_time_ns     JSON,
+    modelled_ns      BIGINT,
+    flops            BIGINT,
+    bytes            BIGINT,
+    dtype            TEXT,
+    achieved_tflops  DOUBLE,
+    achieved_tbps    DOUBLE,
+    peak_pct         DOUBLE,
+    bound            TEXT,
+    roofline_ns      BIGINT,
+    recoverable_ns   BIGINT,
+    note             TEXT
 );
 COMMENT ON COLUMN report_kernels.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_kernels.view IS 'report_views.view';
@@ -36,3 +47,14 @@ COMMENT ON COLUMN report_kernels.sites IS 'top sites: [{site, share}]';
 COMMENT ON COLUMN report_kernels.cpu_op IS 'the CPU op holding most of the time';
 COMMENT ON COLUMN report_kernels.cumulative_share IS 'share of this row and every row above it';
 COMMENT ON COLUMN report_kernels.rank_time_ns IS 'optional: view all of a multi-rank root: {rank: time_ns on that rank}';
+COMMENT ON COLUMN report_kernels.modelled_ns IS 'time of the row''s kernels that have a cost model (docs/roofline.md)';
+COMMENT ON COLUMN report_kernels.flops IS 'FLOPs of the modelled kernels (NULL: none modelled)';
+COMMENT ON COLUMN report_kernels.bytes IS 'HBM bytes of the modelled kernels';
+COMMENT ON COLUMN report_kernels.dtype IS 'the dtype holding most of the modelled time';
+COMMENT ON COLUMN report_kernels.achieved_tflops IS 'FLOPs / modelled time, TFLOP/s';
+COMMENT ON COLUMN report_kernels.achieved_tbps IS 'bytes / modelled time, TB/s';
+COMMENT ON COLUMN report_kernels.peak_pct IS 'roofline time / time x 100: % of the binding roof at the op''s dtype';
+COMMENT ON COLUMN report_kernels.bound IS 'compute | memory (arithmetic intensity vs the ridge point)';
+COMMENT ON COLUMN report_kernels.roofline_ns IS 'time at the roof (ns)';
+COMMENT ON COLUMN report_kernels.recoverable_ns IS 'time - roofline time (ns): what reaching the roof would recover';
+COMMENT ON COLUMN report_kernels.note IS 'why no model or no roof, or a caveat (TF32 vs FP32, ...)';

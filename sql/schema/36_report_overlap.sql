@@ -23,7 +23,9 @@ CREATE TABLE IF NOT EXISTS report_overlap (
     verdict               TEXT,
     gain_ns               BIGINT,
     priority              TEXT,
-    recommendation        TEXT
+    recommendation        TEXT,
+    expected_gain_ns   BIGINT,
+    expected_gain_note TEXT
 );
 COMMENT ON COLUMN report_overlap.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_overlap.view IS 'report_views.view';
@@ -48,3 +50,5 @@ COMMENT ON COLUMN report_overlap.verdict IS 'docs/overlap.md verdicts (headroom,
 COMMENT ON COLUMN report_overlap.gain_ns IS 'time an overlap could recover (ns)';
 COMMENT ON COLUMN report_overlap.priority IS 'P0 | P1 | P2';
 COMMENT ON COLUMN report_overlap.recommendation IS 'what to try';
+COMMENT ON COLUMN report_overlap.expected_gain_ns IS 'the recoverable time (speed of light) of the kernels the row addresses (docs/roofline.md); NULL when none has a roof';
+COMMENT ON COLUMN report_overlap.expected_gain_note IS 'why there is no expected gain';

@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS report_fusions (
     conclusion        TEXT,
     occurrences       BIGINT,
     fused_occurrences BIGINT,
-    split_occurrences BIGINT
+    split_occurrences BIGINT,
+    expected_gain_ns   BIGINT,
+    expected_gain_note TEXT
 );
 COMMENT ON COLUMN report_fusions.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_fusions.view IS 'report_views.view';
@@ -38,3 +40,5 @@ COMMENT ON COLUMN report_fusions.conclusion IS 'what the match means';
 COMMENT ON COLUMN report_fusions.occurrences IS 'matches';
 COMMENT ON COLUMN report_fusions.fused_occurrences IS 'matches of the fused kernel';
 COMMENT ON COLUMN report_fusions.split_occurrences IS 'matches of the split chain';
+COMMENT ON COLUMN report_fusions.expected_gain_ns IS 'the recoverable time (speed of light) of the kernels the row addresses (docs/roofline.md); NULL when none has a roof';
+COMMENT ON COLUMN report_fusions.expected_gain_note IS 'why there is no expected gain';
