@@ -193,3 +193,18 @@ def test_a_changed_derived_table_is_rebuilt_and_raw_rows_kept(tmp_path: Path, sp
         assert "no kernel facts yet" in report_problem(conn, SGLANG[0])
         analyze(conn, SGLANG[0])
         assert report_problem(conn, SGLANG[0]) is None
+
+
+def test_every_warehouse_column_has_a_comment() -> None:
+    import duckdb
+
+    from pipeline.store import ensure_schema
+
+    conn = duckdb.connect()
+    ensure_schema(conn)
+    missing = conn.execute(
+        "SELECT c.table_name || '.' || c.column_name FROM duckdb_columns() c "
+        "JOIN duckdb_tables() t ON t.table_name = c.table_name AND t.schema_name = c.schema_name "
+        "WHERE c.schema_name = 'main' AND NOT t.internal AND coalesce(c.comment, '') = ''").fetchall()
+    tables = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'").fetchone()[0]
+    assert missing == [] and tables >= 20

@@ -1,14 +1,5 @@
 -- trace_roots: one row per trace root found by discovery.
---   root         TEXT    partition key: the root's path relative to the data root ('.'-free, '/'-separated)
---   path         TEXT    absolute path of the root directory at discovery time
---   framework    TEXT    sglang | vllm | trtllm | tokenspeed | unknown
---   model        TEXT    model name (manifest, server args, file or directory name)
---   run          TEXT    run name (the root directory's own name unless a manifest says otherwise)
---   fingerprint  TEXT    hash of (relative path, size, mtime) of every trace file in the root
---   status       TEXT    ok | rejected (e.g. diffusion backend fallback) | error
---   reason       TEXT    why the root was rejected or failed (NULL when ok)
---   server_args  JSON    server / capture arguments when known (server_args.json, capture.json)
---   loaded_at    TIMESTAMP when the root's rows were last replaced
+-- Columns: COMMENT ON below.
 CREATE TABLE IF NOT EXISTS trace_roots (
     root        TEXT PRIMARY KEY,
     path        TEXT,
@@ -21,3 +12,13 @@ CREATE TABLE IF NOT EXISTS trace_roots (
     server_args JSON,
     loaded_at   TIMESTAMP
 );
+COMMENT ON COLUMN trace_roots.root IS 'partition key: the root''s path relative to the data root (''.''-free, ''/''-separated)';
+COMMENT ON COLUMN trace_roots.path IS 'absolute path of the root directory at discovery time';
+COMMENT ON COLUMN trace_roots.framework IS 'sglang | vllm | trtllm | tokenspeed | unknown';
+COMMENT ON COLUMN trace_roots.model IS 'model name (manifest, server args, file or directory name)';
+COMMENT ON COLUMN trace_roots.run IS 'run name (the root directory''s own name unless a manifest says otherwise)';
+COMMENT ON COLUMN trace_roots.fingerprint IS 'hash of (relative path, size, mtime) of every trace file in the root';
+COMMENT ON COLUMN trace_roots.status IS 'ok | rejected (e.g. diffusion backend fallback) | error';
+COMMENT ON COLUMN trace_roots.reason IS 'why the root was rejected or failed (NULL when ok)';
+COMMENT ON COLUMN trace_roots.server_args IS 'server / capture arguments when known (server_args.json, capture.json)';
+COMMENT ON COLUMN trace_roots.loaded_at IS 'when the root''s rows were last replaced';

@@ -1,26 +1,5 @@
 -- trace_files: one row per file of a trace root, parsed or not.
---   file_id      BIGINT  stable id: hash of (root, rel_path); key of every event table
---   root         TEXT    trace_roots.root
---   path         TEXT    path relative to the root ('merged-….trace.json.gz#TP01' for a rank split from a merged file)
---   framework    TEXT    sglang | vllm | trtllm | tokenspeed | unknown
---   model        TEXT    model name
---   run          TEXT    run name
---   role         TEXT    mapping (CUDA graphs off) | formal (graphs on) | single
---   stage        TEXT    prefill | decode | mixed | unknown (decided per file)
---   rank         INTEGER tensor-parallel rank (NULL when unknown)
---   kind         TEXT    kineto | layerwise | merged (SGLang merged multi-rank kineto) | merged_rank (one rank
---                        split from a merged file by its pid label: sql/ingest/split_merged.sql)
---   size_bytes   BIGINT  file size on disk (NULL for merged_rank)
---   fingerprint  TEXT    hash of (size, mtime) used for incremental re-ingest
---   status       TEXT    ok | error | skipped | rejected | stale (re-ingest failed; previous rows kept)
---   error        TEXT    what went wrong, naming the file and the problem (NULL when ok)
---   note         TEXT    a warning that is not an error (e.g. 'no GPU kernels (CPU-only trace)')
---   events       BIGINT  number of entries in traceEvents (NULL for merged_rank)
---   kernels      BIGINT  number of kernel events (a split merged file: those left without a rank label)
---   base_time_ns BIGINT  baseTimeNanoseconds when present
---   ts_variant   TEXT    relative (ts relative to baseTimeNanoseconds or unknown base) | absolute_us | absolute_us_ns
---   metadata     JSON    top-level keys other than traceEvents (deviceProperties, distributedInfo, …)
---   ingested_at  TIMESTAMP
+-- Columns: COMMENT ON below.
 CREATE TABLE IF NOT EXISTS trace_files (
     file_id      BIGINT PRIMARY KEY,
     root         TEXT,
@@ -44,3 +23,24 @@ CREATE TABLE IF NOT EXISTS trace_files (
     metadata     JSON,
     ingested_at  TIMESTAMP
 );
+COMMENT ON COLUMN trace_files.file_id IS 'stable id: hash of (root, rel_path); key of every event table';
+COMMENT ON COLUMN trace_files.root IS 'trace_roots.root';
+COMMENT ON COLUMN trace_files.path IS 'path relative to the root (''merged-….trace.json.gz#TP01'' for a rank split from a merged file)';
+COMMENT ON COLUMN trace_files.framework IS 'sglang | vllm | trtllm | tokenspeed | unknown';
+COMMENT ON COLUMN trace_files.model IS 'model name';
+COMMENT ON COLUMN trace_files.run IS 'run name';
+COMMENT ON COLUMN trace_files.role IS 'mapping (CUDA graphs off) | formal (graphs on) | single';
+COMMENT ON COLUMN trace_files.stage IS 'prefill | decode | mixed | unknown (decided per file)';
+COMMENT ON COLUMN trace_files.rank IS 'tensor-parallel rank (NULL when unknown)';
+COMMENT ON COLUMN trace_files.kind IS 'kineto | layerwise | merged (SGLang merged multi-rank kineto) | merged_rank (one rank split from a merged file by its pid label: sql/ingest/split_merged.sql)';
+COMMENT ON COLUMN trace_files.size_bytes IS 'file size on disk (NULL for merged_rank)';
+COMMENT ON COLUMN trace_files.fingerprint IS 'hash of (size, mtime) used for incremental re-ingest';
+COMMENT ON COLUMN trace_files.status IS 'ok | error | skipped | rejected | stale (re-ingest failed; previous rows kept)';
+COMMENT ON COLUMN trace_files.error IS 'what went wrong, naming the file and the problem (NULL when ok)';
+COMMENT ON COLUMN trace_files.note IS 'a warning that is not an error (e.g. ''no GPU kernels (CPU-only trace)'')';
+COMMENT ON COLUMN trace_files.events IS 'number of entries in traceEvents (NULL for merged_rank)';
+COMMENT ON COLUMN trace_files.kernels IS 'number of kernel events (a split merged file: those left without a rank label)';
+COMMENT ON COLUMN trace_files.base_time_ns IS 'baseTimeNanoseconds when present';
+COMMENT ON COLUMN trace_files.ts_variant IS 'relative (ts relative to baseTimeNanoseconds or unknown base) | absolute_us | absolute_us_ns';
+COMMENT ON COLUMN trace_files.metadata IS 'top-level keys other than traceEvents (deviceProperties, distributedInfo, …)';
+COMMENT ON COLUMN trace_files.ingested_at IS 'when the file''s rows were loaded (UTC)';

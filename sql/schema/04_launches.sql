@@ -1,13 +1,6 @@
 -- launches: CPU-side runtime / driver API calls (cat = 'cuda_runtime' | 'cuda_driver'; ROCm uses the
 -- same categories with hip* names).
---   file_id, ev, ts_ns, dur_ns, pid, tid: as in kernels
---   cat          TEXT    cuda_runtime | cuda_driver
---   name         TEXT    API name: cudaLaunchKernel, cudaGraphLaunch, hipLaunchKernel, cuLaunchKernelEx, …
---   correlation  BIGINT  args.correlation (joins kernels.correlation)
---   external_id  BIGINT  args."External id" of the enclosing CPU op
---   cbid         BIGINT  args.cbid (CUDA) or args.cid (ROCm)
---   is_graph     BOOLEAN true for cudaGraphLaunch / hipGraphLaunch
---   args         JSON
+-- Columns: COMMENT ON below.
 CREATE TABLE IF NOT EXISTS launches (
     file_id     BIGINT,
     ev          BIGINT,
@@ -23,3 +16,16 @@ CREATE TABLE IF NOT EXISTS launches (
     is_graph    BOOLEAN,
     args        JSON
 );
+COMMENT ON COLUMN launches.file_id IS 'trace_files.file_id';
+COMMENT ON COLUMN launches.ev IS 'ordinal that grows with the position in traceEvents (batch << 24 | index); unique per file';
+COMMENT ON COLUMN launches.cat IS 'cuda_runtime | cuda_driver';
+COMMENT ON COLUMN launches.name IS 'API name: cudaLaunchKernel, cudaGraphLaunch, hipLaunchKernel, cuLaunchKernelEx, …';
+COMMENT ON COLUMN launches.ts_ns IS 'start, integer nanoseconds (baseTimeNanoseconds added when present)';
+COMMENT ON COLUMN launches.dur_ns IS 'duration, integer nanoseconds';
+COMMENT ON COLUMN launches.pid IS 'trace pid (device index, or a label in merged traces)';
+COMMENT ON COLUMN launches.tid IS 'trace tid (stream id)';
+COMMENT ON COLUMN launches.correlation IS 'args.correlation (joins kernels.correlation)';
+COMMENT ON COLUMN launches.external_id IS 'args."External id" of the enclosing CPU op';
+COMMENT ON COLUMN launches.cbid IS 'args.cbid (CUDA) or args.cid (ROCm)';
+COMMENT ON COLUMN launches.is_graph IS 'true for cudaGraphLaunch / hipGraphLaunch';
+COMMENT ON COLUMN launches.args IS 'the event''s full args object (JSON)';

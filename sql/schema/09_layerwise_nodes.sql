@@ -1,16 +1,5 @@
 -- layerwise_nodes: vLLM layer-wise profiler JSON (examples/offline_profile.py --json), flattened.
---   file_id      BIGINT
---   step         TEXT    prefill | decode_1 | decode_2 | …
---   tree         TEXT    model (model_stats: call tree) | summary (summary_stats: merged by name path)
---   node         BIGINT  pre-order index within (step, tree)
---   parent       BIGINT  parent node index (NULL for roots)
---   depth        INTEGER 0 for roots
---   name         TEXT    module repr or kernel name
---   cuda_time_ns BIGINT  cuda_time_us × 1000
---   cpu_time_ns  BIGINT  cpu_time_us × 1000 (model tree only)
---   pct_cuda     DOUBLE  pct_cuda_time
---   invocations  BIGINT  summary tree only
---   trace        TEXT    the torch-op chain for kernel leaves (model tree only)
+-- Columns: COMMENT ON below.
 CREATE TABLE IF NOT EXISTS layerwise_nodes (
     file_id      BIGINT,
     step         TEXT,
@@ -25,3 +14,15 @@ CREATE TABLE IF NOT EXISTS layerwise_nodes (
     invocations  BIGINT,
     trace        TEXT
 );
+COMMENT ON COLUMN layerwise_nodes.file_id IS 'trace_files.file_id';
+COMMENT ON COLUMN layerwise_nodes.step IS 'prefill | decode_1 | decode_2 | …';
+COMMENT ON COLUMN layerwise_nodes.tree IS 'model (model_stats: call tree) | summary (summary_stats: merged by name path)';
+COMMENT ON COLUMN layerwise_nodes.node IS 'pre-order index within (step, tree)';
+COMMENT ON COLUMN layerwise_nodes.parent IS 'parent node index (NULL for roots)';
+COMMENT ON COLUMN layerwise_nodes.depth IS '0 for roots';
+COMMENT ON COLUMN layerwise_nodes.name IS 'module repr or kernel name';
+COMMENT ON COLUMN layerwise_nodes.cuda_time_ns IS 'cuda_time_us × 1000';
+COMMENT ON COLUMN layerwise_nodes.cpu_time_ns IS 'cpu_time_us × 1000 (model tree only)';
+COMMENT ON COLUMN layerwise_nodes.pct_cuda IS 'pct_cuda_time';
+COMMENT ON COLUMN layerwise_nodes.invocations IS 'summary tree only';
+COMMENT ON COLUMN layerwise_nodes.trace IS 'the torch-op chain for kernel leaves (model tree only)';
