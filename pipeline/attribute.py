@@ -27,6 +27,9 @@ FACT_COLUMNS = (
     "root", "file_id", "ev", "kind", "name", "display_name", "family", "ts_ns", "dur_ns", "stream",
     "device", "correlation", "launch_name", "launch_ts_ns", "is_graph", "cpu_op_ev", "cpu_op", "site",
     "launch_site", "stack", "step", "step_name", "stage", "attribution", "mapped_from", "match_kind",
+    # collectives (pipeline/collectives/facts.py): metadata and the CPU gap before the launch
+    "coll_name", "coll_in_nelems", "coll_out_nelems", "coll_group_size", "coll_dtype", "coll_pg", "coll_pg_ranks",
+    "gap_prev_end_ns", "gap_prev_launch_ns", "gap_cpu_ops", "gap_site",
 )
 FACT_SCHEMA = pa.schema([
     ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("kind", pa.string()),
@@ -36,6 +39,11 @@ FACT_SCHEMA = pa.schema([
     ("cpu_op_ev", pa.int64()), ("cpu_op", pa.string()), ("site", pa.string()), ("launch_site", pa.string()),
     ("stack", pa.list_(pa.string())), ("step", pa.int32()), ("step_name", pa.string()), ("stage", pa.string()),
     ("attribution", pa.string()), ("mapped_from", pa.string()), ("match_kind", pa.string()),
+    ("coll_name", pa.string()), ("coll_in_nelems", pa.int64()), ("coll_out_nelems", pa.int64()),
+    ("coll_group_size", pa.int32()), ("coll_dtype", pa.string()), ("coll_pg", pa.string()),
+    ("coll_pg_ranks", pa.string()), ("gap_prev_end_ns", pa.int64()), ("gap_prev_launch_ns", pa.int64()),
+    ("gap_cpu_ops", pa.list_(pa.struct([("name", pa.string()), ("count", pa.int64()), ("time_ns", pa.int64())]))),
+    ("gap_site", pa.string()),
 ])
 # record keys in order: the link columns, then what attribution adds (`step`, `stage` … come last)
 LINK_KEYS = (

@@ -29,6 +29,12 @@ from pipeline.report.ranks import (
 from pipeline.stage import OUTSIDE, group_by_stage
 from pipeline.store import query_dicts
 from pipeline.report.headline import headline
+# collectives across ranks, rank skew and the host-bound ceiling (issue 19; docs/collectives.md)
+from pipeline.analyze.collectives import stage_collectives, wait_by_name
+from pipeline.analyze.overlap import mark_rank_skew
+from pipeline.collectives.facts import collective_facts
+from pipeline.collectives.hostbound import combine_host_bound, host_bound
+from pipeline.report.ranks import add_wait_straggler
 
 SCHEMA_VERSION = 1
 STAGE_ORDER = ("prefill", "decode", "mixed", "unknown")
@@ -98,6 +104,36 @@ def _select(files: list[dict], rank: int | None) -> tuple[list[dict], list[dict]
     return timing, mapping if timing is not mapping else []
 
 
+def _siblings(files: list[dict], rank: int | None) -> list[dict]:
+    """The other ranks' timing files in the per-rank view (their collectives are matched with this rank's)."""
+    others = sorted({f["rank"] for f in files if f["loaded"] and f["rank"] not in (rank, None)}) if rank is not None else []
+    return [f for r in others for f in _select(files, r)[0] if f["rank"] == r]
+
+
+def _collectives(stage: str, kernels: list[dict], ctx: dict, summary: dict, overlap: dict, ranks: dict | None) -> dict:
+    """Issue 19: the stage's collectives across ranks, the rank_skew verdicts (on ``overlap["rows"]``, in
+    place), the straggler by wait (on ``ranks``) and the host-bound ceiling."""
+    rank, rank_of = ctx["reported_rank"], ctx["rank_of_all"]
+    coll = stage_collectives(ctx["ranked"].get(stage, []), {"rank_of": rank_of, "rank": rank, "world_size": ctx["tp"]})
+    mark_rank_skew(overlap.get("rows", []), wait_by_name(coll.rows, rank), summary["window_ns"])
+    groups = by_rank(ctx["ranked"].get(stage, []) if rank_of else kernels, rank_of)
+    if ranks is None:
+        hb = host_bound(groups, rank, coll.matched, window_ns=summary["window_ns"], idle_ns=overlap.get("idle_ns", 0),
+                        launch_bound_ns=overlap.get("launch_bound_ns"))
+    else:
+        add_wait_straggler(ranks, coll.rows)
+        hb = combine_host_bound({p["rank"]: host_bound(groups, p["rank"], coll.matched, window_ns=p["window_ns"],
+                                                       idle_ns=p["idle_ns"], launch_bound_ns=p["launch_bound_ns"])
+                                 for p in ranks["per_rank"]})
+    return {"collectives": coll.rows, "collective_matching": coll.matching if rank_of else None, "host_bound": hb}
+
+
+def _ranked(files: list[dict]) -> dict[int, int]:
+    """file_id → rank when the files hold at least two ranks, else {} (one timeline)."""
+    rank_of = rank_of_files(files)
+    return rank_of if len(set(rank_of.values())) >= 2 else {}
+
+
 def _by_stage(records: list[dict]) -> dict[str, list[dict]]:
     out = group_by_stage(records)
     if set(out) == {"unknown"}:
@@ -145,6 +181,7 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
         timeline = None
     else:  # several ranks: each on its own clock, figures summed
         summary, overlap, fusion, timeline = _rank_timelines(stage, kernels, ctx, ranks)
+    collectives = _collectives(stage, kernels, ctx, summary, overlap, ranks)  # issue 19, before the rows are cut
     overlap_rows = overlap.get("rows", [])
     if opts.overlap_limit:
         overlap_rows = overlap_rows[: opts.overlap_limit]
@@ -175,6 +212,7 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
         "fusions": fusion["fusions"],
         "near_misses": fusion["near_misses"],
         "steps": len({(k["file_id"], k["step"]) for k in kernels if k["step"] is not None}),
+        **collectives,
     }
     report["headline"] = headline(report)
     return report
@@ -211,6 +249,9 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     formal = [k for k in records if k["file_id"] in timing_ids]
     mapped = [k for k in records if k["file_id"] not in timing_ids]
     alignment = apply_alignment(formal, mapped, mapping_paths=[f["path"] for f in mapping])
+    siblings = _siblings(files, rank)  # issue 19: the other ranks' records, for the collectives
+    sibling_records = attribute_files(conn, [f["file_id"] for f in siblings])
+    collective_facts(conn, formal + sibling_records)
     store_facts(conn, root, records)
     ctx = {
         "framework": info["framework"], "model": info["model"],
@@ -219,6 +260,9 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
         "has_cpu": any(f["has_cpu"] for f in timing + mapping),
         "alignment": alignment, "attribution_records": _by_stage(mapped) if mapped else {},
         "rank_of": rank_of_files(timing) if opts.all_ranks else {},
+        # issue 19: every rank's stage records and ranks (empty with one rank), the reported rank
+        "ranked": _by_stage([k for k in formal + sibling_records if k["stage"] != OUTSIDE]),
+        "rank_of_all": _ranked(timing + siblings), "reported_rank": rank,
     }
     outside = [k for k in formal if k["stage"] == OUTSIDE]
     stages = _by_stage([k for k in formal if k["stage"] != OUTSIDE])

@@ -23,6 +23,22 @@
 --   attribution   TEXT     direct | enclosing | graph | mapped | none
 --   mapped_from   TEXT     for attribution = 'mapped': 'mapping trace <path>' or 'eager steps of this trace'
 --   match_kind    TEXT     alignment match: exact | family | NULL
+-- Collectives (pipeline/collectives/facts.py; NULL on every other activity, and on collectives
+-- whose trace lacks the item):
+--   coll_name       TEXT     kernel args "Collective name" (c10d's call: allreduce, _allgather_base, …)
+--   coll_in_nelems  BIGINT   args "In msg nelems"
+--   coll_out_nelems BIGINT   args "Out msg nelems"
+--   coll_group_size INTEGER  args "Group size"
+--   coll_dtype      TEXT     args "dtype" (c10 ScalarType name)
+--   coll_pg         TEXT     args "Process Group Name"
+--   coll_pg_ranks   TEXT     args "Process Group Ranks", e.g. '[0, 1, 2, 3]'
+--   gap_prev_end_ns    BIGINT  end of the GPU activity (same file and device) that ended last before
+--                              this collective started; start − it = the GPU idle right before
+--   gap_prev_launch_ns BIGINT  that activity's launch: the CPU gap before the collective runs from
+--                              here to the collective's own launch_ts_ns
+--   gap_cpu_ops     STRUCT(name TEXT, count BIGINT, time_ns BIGINT)[]  outermost CPU ops of the
+--                            launching thread in that CPU gap, time clipped to it, largest first
+--   gap_site        TEXT     innermost model/framework frame covering at least half of the CPU gap
 CREATE TABLE IF NOT EXISTS kernel_facts (
     root         TEXT,
     file_id      BIGINT,
@@ -49,5 +65,30 @@ CREATE TABLE IF NOT EXISTS kernel_facts (
     stage        TEXT,
     attribution  TEXT,
     mapped_from  TEXT,
-    match_kind   TEXT
+    match_kind   TEXT,
+    coll_name       TEXT,
+    coll_in_nelems  BIGINT,
+    coll_out_nelems BIGINT,
+    coll_group_size INTEGER,
+    coll_dtype      TEXT,
+    coll_pg         TEXT,
+    coll_pg_ranks   TEXT,
+    gap_prev_end_ns    BIGINT,
+    gap_prev_launch_ns BIGINT,
+    gap_cpu_ops     STRUCT(name TEXT, count BIGINT, time_ns BIGINT)[],
+    gap_site        TEXT
 );
+
+-- A warehouse made before the collective columns existed gains them here (a no-op otherwise):
+-- kernel_facts is derived, so the next triage of a root fills them.
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS coll_name TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS coll_in_nelems BIGINT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS coll_out_nelems BIGINT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS coll_group_size INTEGER;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS coll_dtype TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS coll_pg TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS coll_pg_ranks TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS gap_prev_end_ns BIGINT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS gap_prev_launch_ns BIGINT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS gap_cpu_ops STRUCT(name TEXT, count BIGINT, time_ns BIGINT)[];
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS gap_site TEXT;
