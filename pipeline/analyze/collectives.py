@@ -22,6 +22,7 @@ from pipeline.analyze.overlap import load_config as overlap_config
 from pipeline.collectives import load_config
 from pipeline.collectives.match import Matched, clock_check, match_collectives
 from pipeline.collectives.metrics import collective_row
+from pipeline.gc_pause import without_gc
 
 MATCH_RULE = ("per collective (display name + process group, or + stream when the trace has no process group and "
               "every rank uses the same streams), the k-th occurrence in a step on one rank is the k-th on every other "
@@ -46,8 +47,8 @@ def _matching(rows: list[dict], ranks: list[int], rank: int | None, clock: dict)
     shifted = [r["name"] for r in rows if r["ends_aligned"] is False]
     note = None
     if shifted:
-        note = ("the ends of matched instances do not line up for " + ", ".join(shifted)
-                + ": clocks not comparable (or the instances are not the same calls): durations only, late rank unknown")
+        note = ("the ends of matched instances do not line up for " + ", ".join(shifted) + ": clocks not "
+                "comparable (or the instances are not the same calls): durations only, late rank unknown")
     return {
         "ranks": ranks,
         "reported_rank": rank,
@@ -63,6 +64,7 @@ def _matching(rows: list[dict], ranks: list[int], rank: int | None, clock: dict)
     }
 
 
+@without_gc
 def stage_collectives(kernels: Any, ctx: dict) -> StageCollectives:
     """Match, check the clocks and build the rows (largest summed time first)."""
     cfg = load_config()

@@ -237,9 +237,9 @@ def mark_rank_skew(rows: list[dict], waits: dict[str, dict], window: int, config
         row.update(verdict="rank_skew", gain_ns=gain, priority=priority_of("rank_skew", gain, window, row["dep_risk"],
                                                                            cfg["priority"]),
                    recommendation=text.format(late=w["late_rank"]),
-                   rank_skew={"wait_ns": w["wait_ns"], "time_ns": w["time_ns"], "wait_share": w["wait_ns"] / w["time_ns"],
-                              "late_rank": w["late_rank"], "late_share": w["late_share"],
-                              "late_rank_before": w["before"]})
+                   rank_skew={"wait_ns": w["wait_ns"], "time_ns": w["time_ns"],
+                              "wait_share": w["wait_ns"] / w["time_ns"], "late_rank": w["late_rank"],
+                              "late_share": w["late_share"], "late_rank_before": w["before"]})
     rows.sort(key=lambda r: (r["priority"], -r["gain_ns"], -r["time_ns"], r["name"]))
     return rows
 

@@ -12,7 +12,7 @@ of the given records:
   same fields as a struct when read back from ``kernel_facts``) and ``gap_site`` (the innermost
   model/framework frame that thread spent most of that window in, ``sql/collectives/gap_frames.sql``).
 
-Other records get the keys with None. Columns: ``sql/schema/20_kernel_facts.sql``.
+Every other record gets the keys with None. Columns: ``sql/schema/20_kernel_facts.sql``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from collections import defaultdict
 import duckdb
 import pyarrow as pa
 
+from pipeline.analyze.table import columns_of
 from pipeline.frames import choose_site
+from pipeline.gc_pause import without_gc
 from pipeline.paths import read_sql
 
 ARG_KEYS = ("coll_name", "coll_in_nelems", "coll_out_nelems", "coll_group_size", "coll_dtype", "coll_pg",
@@ -49,39 +51,43 @@ def read_collective_args(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -
 
 
 def add_collective_args(records: list[dict], args: dict[tuple[int, int], dict]) -> None:
-    """Set the ``coll_*`` keys on every record (None where the kernel has no metadata)."""
-    empty = dict.fromkeys(ARG_KEYS)
+    """Set every key of `FACT_KEYS` on every record: the ``coll_*`` metadata where the kernel has it,
+    None elsewhere (the gap keys are filled by `add_gap_bounds` / `add_gap_context`)."""
+    empty = dict.fromkeys(FACT_KEYS)
     for r in records:
-        r.update(args.get((r["file_id"], r["ev"]), empty))
+        r.update(empty)
+        meta = args.get((r["file_id"], r["ev"])) if args else None
+        if meta is not None:
+            r.update(meta)
 
 
 def add_gap_bounds(records: list[dict]) -> list[int]:
-    """Set ``gap_prev_end_ns`` / ``gap_prev_launch_ns`` on collective records (None elsewhere); return
-    the indexes of the collective records.
+    """Set ``gap_prev_end_ns`` / ``gap_prev_launch_ns`` on the collective records; return their indexes.
 
     Per (file, device), activities in start order: the predecessor of a collective is the activity
     with the latest end among those that started before it (ties: the earlier one in the file).
     """
+    kind, family, name = columns_of(records, ("kind", "family", "coll_name"))
+    found = [i for i, (k, f, n) in enumerate(zip(kind, family, name))
+             if k == "kernel" and (f == "communication" or n is not None)]  # is_collective, column-wise
+    wanted = {(records[i]["file_id"], records[i].get("device")) for i in found}
     lanes: dict[tuple, list[int]] = defaultdict(list)
-    for i, r in enumerate(records):
-        r["gap_prev_end_ns"] = r["gap_prev_launch_ns"] = None
-        lanes[(r["file_id"], r.get("device"))].append(i)
-    found = []
+    if wanted:
+        for i, r in enumerate(records):
+            lane = (r["file_id"], r.get("device"))
+            if lane in wanted:
+                lanes[lane].append(i)
     for idx in lanes.values():
         idx.sort(key=lambda i: (records[i]["ts_ns"], records[i]["ev"]))
-        best: int | None = None
+        best, best_end = None, 0
         for i in idx:
             r = records[i]
-            if is_collective(r):
-                found.append(i)
-                if best is not None:
-                    p = records[best]
-                    r["gap_prev_end_ns"] = p["ts_ns"] + (p["dur_ns"] or 0)
-                    r["gap_prev_launch_ns"] = p.get("launch_ts_ns")
+            if best is not None and is_collective(r):
+                r["gap_prev_end_ns"], r["gap_prev_launch_ns"] = best_end, records[best].get("launch_ts_ns")
             end = r["ts_ns"] + (r["dur_ns"] or 0)
-            if best is None or end > records[best]["ts_ns"] + (records[best]["dur_ns"] or 0):
-                best = i
-    return sorted(found)
+            if best is None or end > best_end:
+                best, best_end = i, end
+    return found
 
 
 def gap_windows(records: list[dict], found: list[int]) -> pa.Table:
@@ -112,16 +118,16 @@ def read_gap_context(conn: duckdb.DuckDBPyConnection, windows: pa.Table) -> tupl
 
 
 def add_gap_context(records: list[dict], found: list[int], ops: dict, sites: dict) -> None:
-    """Set ``gap_cpu_ops`` / ``gap_site`` on the collective records (None elsewhere)."""
-    for r in records:
-        r["gap_cpu_ops"] = r["gap_site"] = None
+    """Set ``gap_cpu_ops`` / ``gap_site`` on the collective records."""
     for i in found:
         records[i]["gap_cpu_ops"] = ops.get(i, [])
         records[i]["gap_site"] = sites.get(i)
 
 
+@without_gc
 def collective_facts(conn: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
-    """All of the above, in place, over the records of whole files (every GPU activity of each file)."""
+    """All of the above, in place, over the records of whole files (every GPU activity of each file);
+    every record gets every key of `FACT_KEYS`."""
     add_collective_args(records, read_collective_args(conn, sorted({r["file_id"] for r in records})))
     found = add_gap_bounds(records)
     ops, sites = read_gap_context(conn, gap_windows(records, found))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pipeline.collectives.facts import is_collective
 
@@ -57,7 +58,7 @@ class Instance:
     def end(self, rank: int) -> int:
         return self.start(rank) + self.dur(rank)
 
-    @property
+    @cached_property
     def transfer_ns(self) -> int:
         """The time once every rank has arrived: the shortest duration across the ranks."""
         return min(self.dur(r) for r in self.members)

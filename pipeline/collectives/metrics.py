@@ -67,7 +67,8 @@ def late_context(m: Matched, rank: int, cfg: dict, max_gap_ns: int) -> dict:
             continue
         rec = inst.members[rank]
         count += 1
-        prev_end, prev_launch, launch = rec.get("gap_prev_end_ns"), rec.get("gap_prev_launch_ns"), rec.get("launch_ts_ns")
+        prev_end, prev_launch = rec.get("gap_prev_end_ns"), rec.get("gap_prev_launch_ns")
+        launch = rec.get("launch_ts_ns")
         gap = max(0, rec["ts_ns"] - prev_end) if prev_end is not None else 0
         idle += gap
         if gap and launch is not None and launch > prev_end and gap <= max_gap_ns:

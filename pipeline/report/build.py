@@ -33,7 +33,7 @@ from pipeline.report.headline import headline
 from pipeline.analyze.collectives import stage_collectives, wait_by_name
 from pipeline.analyze.overlap import mark_rank_skew
 from pipeline.collectives.facts import collective_facts
-from pipeline.collectives.hostbound import combine_host_bound, host_bound
+from pipeline.collectives.hostbound import combine_host_bound, host_bound, host_bounds
 from pipeline.report.ranks import add_wait_straggler
 
 SCHEMA_VERSION = 1
@@ -106,7 +106,9 @@ def _select(files: list[dict], rank: int | None) -> tuple[list[dict], list[dict]
 
 def _siblings(files: list[dict], rank: int | None) -> list[dict]:
     """The other ranks' timing files in the per-rank view (their collectives are matched with this rank's)."""
-    others = sorted({f["rank"] for f in files if f["loaded"] and f["rank"] not in (rank, None)}) if rank is not None else []
+    if rank is None:
+        return []
+    others = sorted({f["rank"] for f in files if f["loaded"] and f["rank"] not in (rank, None)})
     return [f for r in others for f in _select(files, r)[0] if f["rank"] == r]
 
 
@@ -122,9 +124,8 @@ def _collectives(stage: str, kernels: list[dict], ctx: dict, summary: dict, over
                         launch_bound_ns=overlap.get("launch_bound_ns"))
     else:
         add_wait_straggler(ranks, coll.rows)
-        hb = combine_host_bound({p["rank"]: host_bound(groups, p["rank"], coll.matched, window_ns=p["window_ns"],
-                                                       idle_ns=p["idle_ns"], launch_bound_ns=p["launch_bound_ns"])
-                                 for p in ranks["per_rank"]})
+        hb = combine_host_bound(host_bounds(groups, coll.matched, {
+            p["rank"]: (p["window_ns"], p["idle_ns"], p["launch_bound_ns"]) for p in ranks["per_rank"]}))
     return {"collectives": coll.rows, "collective_matching": coll.matching if rank_of else None, "host_bound": hb}
 
 
@@ -251,7 +252,7 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     alignment = apply_alignment(formal, mapped, mapping_paths=[f["path"] for f in mapping])
     siblings = _siblings(files, rank)  # issue 19: the other ranks' records, for the collectives
     sibling_records = attribute_files(conn, [f["file_id"] for f in siblings])
-    collective_facts(conn, formal + sibling_records)
+    collective_facts(conn, records + sibling_records)
     store_facts(conn, root, records)
     ctx = {
         "framework": info["framework"], "model": info["model"],
