@@ -129,3 +129,28 @@ def test_dtype_entry(name: str) -> None:
     expected = struct.calcsize("=" + C_SIZES[name]) if name in C_SIZES else BITS[name] // 8
     assert size == expected
     assert "ScalarType.h" in CFG["dtype"]["source"]
+
+
+def test_a_warehouse_from_before_the_collective_columns_gains_them(tmp_path) -> None:
+    """kernel_facts made by the previous schema (no coll_* / gap_* columns, one row kept): opening the
+    warehouse adds the columns, the row stays."""
+    import re
+
+    import duckdb
+
+    from pipeline.attribute import FACT_COLUMNS
+    from pipeline.paths import read_sql
+    from pipeline.store import Warehouse
+
+    ddl = re.search(r"CREATE TABLE IF NOT EXISTS kernel_facts \((.*?)\);", read_sql("schema/20_kernel_facts.sql"), re.S)
+    old_cols = [c.strip() for c in ddl.group(1).split(",\n") if not c.strip().startswith(("coll_", "gap_"))]
+    path = tmp_path / "old.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute(f"CREATE TABLE kernel_facts ({', '.join(old_cols)})")
+    conn.execute("INSERT INTO kernel_facts (root, file_id, ev) VALUES ('r', 1, 2)")
+    conn.close()
+    with Warehouse(path).connect() as conn:
+        cols = [r[0] for r in conn.execute("DESCRIBE kernel_facts").fetchall()]
+        assert cols == list(FACT_COLUMNS)
+        assert conn.execute("SELECT root, file_id, ev, coll_name, gap_cpu_ops FROM kernel_facts").fetchall() == [
+            ("r", 1, 2, None, None)]
