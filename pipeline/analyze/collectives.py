@@ -44,7 +44,7 @@ def _records(kernels: Any) -> list[dict]:
 
 
 def _matching(rows: list[dict], ranks: list[int], rank: int | None, clock: dict) -> dict:
-    shifted = [r["name"] for r in rows if r["ends_aligned"] is False]
+    shifted = [r["name"] + (f" ({r['group']})" if r["group"] else "") for r in rows if r["ends_aligned"] is False]
     note = None
     if shifted:
         note = ("the ends of matched instances do not line up for " + ", ".join(shifted) + ": clocks not "
