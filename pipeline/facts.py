@@ -1,7 +1,8 @@
 """`kernel_facts`: built once per root, for every rank, and stored; every later step reads it.
 
 One call, `build_facts`, runs attribute → align (per rank: the rank's mapping trace, else the
-eager steps of its own trace) → costs (FLOPs and bytes from the op's shapes) and stores, in one transaction, the root's facts (one row per GPU
+eager steps of its own trace) → costs (FLOPs and bytes from the op's shapes) → collectives
+(metadata, the CPU gap before each) and stores, in one transaction, the root's facts (one row per GPU
 activity of every file, mapping traces included) and the alignment match rates per rank and
 stage. `load_facts` reads them back as Arrow, in the order they were built.
 """
@@ -20,6 +21,7 @@ from pipeline.analyze.table import columns_of, list_ids, to_array
 from pipeline.attribute import attribute_files, ok_file_ids
 from pipeline.gc_pause import paused_gc
 from pipeline.paths import read_sql
+from pipeline.collectives.facts import collective_facts
 from pipeline.roofline.costs import assign_costs
 from pipeline.store import query_dicts, run_statements, transaction
 
@@ -33,6 +35,11 @@ FACT_SCHEMA = pa.schema([
     ("stage", pa.string()), ("attribution", pa.string()), ("mapped_from", pa.string()), ("match_kind", pa.string()),
     ("flops", pa.int64()), ("bytes", pa.int64()), ("dtype", pa.string()), ("cost_model", pa.string()),
     ("cost_note", pa.string()),
+    ("coll_name", pa.string()), ("coll_in_nelems", pa.int64()), ("coll_out_nelems", pa.int64()),
+    ("coll_group_size", pa.int32()), ("coll_dtype", pa.string()), ("coll_pg", pa.string()),
+    ("coll_pg_ranks", pa.string()), ("gap_prev_end_ns", pa.int64()), ("gap_prev_launch_ns", pa.int64()),
+    ("gap_cpu_ops", pa.list_(pa.struct([("name", pa.string()), ("count", pa.int64()), ("time_ns", pa.int64())]))),
+    ("gap_site", pa.string()),
 ])
 FACT_COLUMNS = tuple(FACT_SCHEMA.names)
 RATE_KEYS = ("by_count", "by_time", "kernels", "mapped", "time_ns", "mapped_ns", "source")
@@ -89,6 +96,7 @@ def attribute_root_records(conn: duckdb.DuckDBPyConnection, root: str) -> tuple[
         for stage, rate in _align_rank(by_rank[rank], group).items():
             alignment.append({"root": root, "rank": rank, "stage": stage, **{k: rate.get(k) for k in RATE_KEYS}})
     assign_costs(conn, records)  # FLOPs and bytes per activity from its (possibly mapped) op's shapes
+    collective_facts(conn, records)  # NCCL metadata and what the CPU did before each collective
     for i, k in enumerate(records):
         k["seq"] = i
     return records, alignment

@@ -130,7 +130,7 @@ def declared_columns() -> dict[str, list[str]]:
     out = {}
     for ddl in schema_statements():
         for name, body in _TABLE_RE.findall(ddl):
-            out[name] = re.findall(r"^\s*(\w+)\s+[A-Z]", body, re.M)
+            out[name] = re.findall(r'^\s*"?(\w+)"?\s+[A-Z]', body, re.M)
     return out
 
 

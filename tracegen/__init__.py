@@ -971,3 +971,6 @@ def steps_of(records: list[dict]) -> list[list[dict]]:
         if r["step"] is not None:
             by.setdefault(r["step"], []).append(r)
     return [by[k] for k in sorted(by)]
+
+
+from tracegen.collectives import CollectiveRun, InstanceTruth, make_collective_run  # noqa: E402  (uses the above)

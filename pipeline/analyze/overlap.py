@@ -197,7 +197,7 @@ def verdict_of(time: int, hidden: int, launch_gap: int, share: float, window: in
 
 
 def priority_of(verdict: str, gain: int, window: int, risk: str, p: dict) -> str:
-    if verdict not in ("headroom", "launch_bound"):
+    if verdict not in ("headroom", "launch_bound", "rank_skew"):
         return "P2"
     share = gain / window if window else 0.0
     level = 0 if share >= p["p0_gain_share"] else 1 if share >= p["p1_gain_share"] else 2
@@ -219,6 +219,29 @@ def judgement(time: int, hidden: int, exposed: int, launch_gap: int, share: floa
     gain = exposed if verdict == "headroom" else launch_gap if verdict == "launch_bound" else 0
     return {"verdict": verdict, "gain_ns": gain, "priority": priority_of(verdict, gain, window, risk, cfg["priority"]),
             "recommendation": recommendation_of(verdict, family, risk, cfg["recommend"])}
+
+
+def mark_rank_skew(rows: list[dict], waits: dict[str, dict], window: int, config: dict | None = None) -> list[dict]:
+    """Give the verdict ``rank_skew`` to the rows of collectives whose time on the reported rank(s) is
+    mostly wait for a late rank (``waits``: display name → ``time_ns, wait_ns, late_rank, late_share,
+    before``, from `pipeline.analyze.collectives.wait_by_name`); re-sort the rows. Such a row is never
+    ``headroom``: overlapping or fusing the kernel recovers none of the wait."""
+    cfg = load_config(config)
+    for row in rows:
+        w = waits.get(row["name"])
+        if not w or not w["time_ns"] or w["wait_ns"] < cfg["verdict"]["rank_skew_min_wait_frac"] * w["time_ns"]:
+            continue
+        gain = min(w["wait_ns"], row["exposed_ns"])
+        key = "rank_skew" if w["late_rank"] is not None else "rank_skew_unknown"
+        text = recommendation_of(key, row["family"], row["dep_risk"], cfg["recommend"])
+        row.update(verdict="rank_skew", gain_ns=gain, priority=priority_of("rank_skew", gain, window, row["dep_risk"],
+                                                                           cfg["priority"]),
+                   recommendation=text.format(late=w["late_rank"]),
+                   rank_skew={"wait_ns": w["wait_ns"], "time_ns": w["time_ns"],
+                              "wait_share": w["wait_ns"] / w["time_ns"], "late_rank": w["late_rank"],
+                              "late_share": w["late_share"], "late_rank_before": w["before"]})
+    rows.sort(key=lambda r: (r["priority"], -r["gain_ns"], -r["time_ns"], r["name"]))
+    return rows
 
 
 def _hidden_fields(hidden_by: list[int], cat_names: list[str]) -> dict:

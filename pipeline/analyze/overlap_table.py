@@ -42,6 +42,7 @@ def merge_rows(rows: list[dict], busy: int, window: int, cfg: dict) -> dict:
     dep_risk = dep_risk_of(risk_time)
     share = sums["time_ns"] / busy if busy else 0.0
     out = dict(first)  # keeps the key order of the single-rank rows (and any field added there)
+    out.pop("rank_skew", None)  # a rank's own verdict; the merged row is judged again (collectives)
     out.update(sums, family=family, site=_top(site), share=share,
                hidden_by={c: hidden_by[c] for c in first["hidden_by"]}, dep_risk=dep_risk,
                **judgement(sums["time_ns"], sums["hidden_ns"], sums["exposed_ns"], sums["launch_gap_ns"], share,

@@ -35,6 +35,7 @@ class RootContext:
     has_cpu: bool = True
     alignment: dict = field(default_factory=dict)  # (rank, stage) → stored match-rate row
     device: Any = None  # pipeline.roofline.devices.Device of the view's kernels
+    rank_of: dict = field(default_factory=dict)  # file_id → rank of every timing file, when ≥ 2 ranks
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class StagePart:
     ranks: tuple[int, ...] = ()  # ranks of the view's timing files (one rank for a per-rank run)
     unranked: bool = False  # `table` holds kernels of files without a rank
     mapping: pa.Table | None = None  # the same stage's rows of mapping traces, when there are any
+    siblings: pa.Table | None = None  # the same stage's timing rows of every rank of the root
 
     @property
     def rank_column(self) -> list:

@@ -45,6 +45,16 @@ class View:
     combined: bool  # several ranks: per-rank runs combined
 
 
+@dataclass(frozen=True)
+class RootFacts:
+    """What every view of a root shares."""
+
+    info: dict
+    rates: dict  # (rank, stage) → stored alignment rate
+    rank_of: dict  # file_id → rank of every timing file (empty below two ranks)
+    siblings: dict  # stage → that stage's timing rows of every rank
+
+
 def _select(files: list[dict]) -> tuple[list[dict], list[dict]]:
     loaded = [f for f in files if f["loaded"]]
     mapping = [f for f in loaded if f["role"] == "mapping"]
@@ -95,10 +105,11 @@ class _Runs:
         return self._done[key]
 
 
-def _stage(view: View, stage: str, table: pa.Table, mapping: pa.Table | None, ctx: RootContext, runs: _Runs) -> dict:
+def _stage(view: View, stage: str, table: pa.Table, mapping: pa.Table | None, ctx: RootContext, runs: _Runs,
+           siblings: pa.Table | None) -> dict:
     ranks = tuple(sorted({f["rank"] for f in view.timing if f["rank"] is not None}))
     unranked = table.filter(pc.is_null(table.column("rank"))).num_rows > 0
-    whole = StagePart(stage, table, ctx, ranks, unranked, mapping)
+    whole = StagePart(stage, table, ctx, ranks, unranked, mapping, siblings)
     if not view.combined:
         files = tuple(sorted(f["file_id"] for f in view.timing))
         return {"stage": stage, **runs.get((files, stage, ctx.platform, ctx.tp, ctx.has_cpu), whole)}
@@ -108,7 +119,8 @@ def _stage(view: View, stage: str, table: pa.Table, mapping: pa.Table | None, ct
         rows = _rows_of(table, mine)
         if rows.num_rows:
             key = (tuple(sorted(f["file_id"] for f in mine)), stage, ctx.platform, ctx.tp, ctx.has_cpu)
-            parts[rank] = runs.get(key, StagePart(stage, rows, ctx, (rank,) if rank is not None else (), rank is None))
+            parts[rank] = runs.get(key, StagePart(stage, rows, ctx, (rank,) if rank is not None else (), rank is None,
+                                                  siblings=siblings))
     done: dict = {}
     for analyzer in ANALYZERS:
         done.update(analyzer.combine(parts, whole, done))
@@ -119,14 +131,13 @@ def _mapping_stages(facts: pa.Table, view: View) -> dict[str, pa.Table]:
     return by_stage(_rows_of(facts, view.mapping)) if view.mapping else {}
 
 
-def analyze_view(conn: duckdb.DuckDBPyConnection, facts: pa.Table, view: View, info: dict, rates: dict,
-                 runs: _Runs) -> dict:
+def analyze_view(conn: duckdb.DuckDBPyConnection, facts: pa.Table, view: View, root: RootFacts, runs: _Runs) -> dict:
     """Every stage of one view, plus what lies outside the steps."""
     timing = _rows_of(facts, view.timing)
     device = trace_device(conn, timing.select(["file_id", "device", "dur_ns"]).to_pylist())
-    ctx = context_of(info, view.timing, view.mapping, rates, device)
+    ctx = context_of(root.info, view.timing, view.mapping, root.rates, device, root.rank_of)
     mapping = _mapping_stages(facts, view)
-    stages = [_stage(view, s, t, mapping.get(s), ctx, runs) for s, t in by_stage(timing).items()]
+    stages = [_stage(view, s, t, mapping.get(s), ctx, runs, root.siblings.get(s)) for s, t in by_stage(timing).items()]
     outside = timing.filter(pc.equal(timing.column("stage"), OUTSIDE))
     return {
         "view": view.name, "rank": view.rank,
@@ -178,9 +189,13 @@ def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
     views: list[dict] = []
     if info["status"] != "rejected":
         facts = load_facts(conn, root)
-        rates = {(r["rank"], r["stage"]): r for r in alignment_rates(conn, root)}
+        plan = views_of(files)
+        everyone = plan[0].timing  # the view `all`: every rank's timing files
+        rank_of = {f["file_id"]: f["rank"] for f in everyone if f["rank"] is not None}
+        rf = RootFacts(info, {(r["rank"], r["stage"]): r for r in alignment_rates(conn, root)},
+                       rank_of if len(set(rank_of.values())) >= 2 else {}, by_stage(_rows_of(facts, everyone)))
         runs = _Runs()
-        views = [analyze_view(conn, facts, v, info, rates, runs) for v in views_of(files)]
+        views = [analyze_view(conn, facts, v, rf, runs) for v in plan]
     head["default_view"] = views[1]["view"] if len(views) > 1 else "all"
     _store(conn, root, head, views)
     return {"head": head, "views": views}

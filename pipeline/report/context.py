@@ -57,12 +57,14 @@ def file_ranks(files: list[dict]) -> list[int]:
     return sorted({f["rank"] for f in files if f["rank"] is not None})
 
 
-def context_of(info: dict, timing: list[dict], mapping: list[dict], alignment: dict, device=None) -> RootContext:
-    """The analyses' context for a view whose timing and mapping files are given."""
+def context_of(info: dict, timing: list[dict], mapping: list[dict], alignment: dict, device=None,
+               rank_of: dict | None = None) -> RootContext:
+    """The analyses' context for a view whose timing and mapping files are given (`rank_of`: every
+    timing file's rank, root-wide, when the root has two or more ranks)."""
     return RootContext(
         root=info["root"], framework=info["framework"], model=info["model"],
         platform=next((f["platform"] for f in timing), "cuda"),
         tp=next((f["tp"] for f in timing if f["tp"]), None),
         has_cpu=any(f["has_cpu"] for f in timing + mapping),
-        alignment=alignment, device=device,
+        alignment=alignment, device=device, rank_of=rank_of or {},
     )

@@ -39,4 +39,18 @@ def headline(stage: dict) -> str:
     parts.append(f"; {pct(cov['site_share'])} of kernel time reaches a model/framework site")
     if stage.get("alignment"):
         parts.append(f", {pct(stage['alignment'].get('by_time'))} mapped from the mapping trace")
-    return "".join(parts) + "."
+    return "".join(parts) + "." + host_bound_sentence(stage.get("host_bound"))
+
+
+def host_bound_sentence(hb: dict | None) -> str:
+    """`` Host-bound ceiling: …`` (leading space), or "" when the stage has no host_bound figures."""
+    if not hb or not hb.get("window_ns"):
+        return ""
+    window = hb["window_ns"]
+    waits = [f"GPU idle {pct(hb['gpu_idle_ns'] / window)}"]
+    if hb.get("launch_bound_ns"):
+        waits.append(f"launch-bound {pct(hb['launch_bound_ns'] / window)}")
+    if hb.get("collective_wait_ns"):
+        waits.append(f"waiting for other ranks in collectives {pct(hb['collective_wait_ns'] / window)}")
+    return (f" Host-bound ceiling: GPU-side kernel savings can recover at most {pct(hb['ceiling_share'])} of the "
+            f"stage's wall time ({fmt_ns(hb['ceiling_ns'])} of {fmt_ns(window)}; {', '.join(waits)}).")

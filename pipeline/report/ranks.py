@@ -21,6 +21,9 @@ TIMELINE_RULE = ("each rank is its own GPU on its own clock: window, busy, idle,
                  "category overlap, overlap rows and fusions are computed on each rank's timeline and then "
                  "summed (rows merged by kernel name / pattern); the window is the sum of the per-rank "
                  "windows, not a wall-clock span")
+WAIT_RULE = ("the rank that waits least at this stage's collectives (mean wait per matched instance it took part in; "
+             "ties: the rank late most often, then the lowest): the others wait for it. wait = duration − transfer, "
+             "transfer = the shortest duration across the ranks of an instance (docs/collectives.md)")
 
 
 def rank_spread(part: StagePart, rows: list[dict]) -> dict | None:
@@ -94,3 +97,33 @@ class RankSpread:
         timeline = {"scope": timeline_scope(spread["ranks"], whole.unranked), "ranks": spread["ranks"],
                     "unranked": whole.unranked, "rule": TIMELINE_RULE}
         return {"ranks": spread, "timeline": timeline}
+
+
+def add_wait_straggler(spread: dict, rows: list[dict]) -> None:
+    """Add ``straggler.wait`` (the straggler by collective wait, from the stage's collectives rows) and
+    ``straggler.basis`` (what the straggler line uses: ``collective wait``, else ``stage time``). The
+    stage-time fields of ``straggler`` stay as they are."""
+    sg = spread["straggler"]
+    per: dict[int, dict] = {}
+    for row in rows:
+        for p in row["per_rank"]:
+            a = per.setdefault(p["rank"], {"rank": p["rank"], "wait_ns": 0, "instances": 0, "late_count": None})
+            a["wait_ns"] += p["wait_ns"]
+            a["instances"] += row["instances"]
+            if p["late_count"] is not None:
+                a["late_count"] = (a["late_count"] or 0) + p["late_count"]
+    per = {r: a for r, a in per.items() if a["instances"]}
+    if not per:
+        sg["wait"], sg["basis"] = None, "stage time"
+        return
+    best = min(per.values(), key=lambda a: (a["wait_ns"] / a["instances"], -(a["late_count"] or 0), a["rank"]))
+    sg["wait"] = {
+        "rank": best["rank"],
+        "wait_ns": best["wait_ns"],
+        "median_wait_ns": round(statistics.median(a["wait_ns"] for a in per.values())),
+        "late_count": best["late_count"],
+        "instances": best["instances"],
+        "per_rank": [per[r] for r in sorted(per)],
+        "rule": WAIT_RULE,
+    }
+    sg["basis"] = "collective wait"

@@ -23,7 +23,7 @@ SCHEMA_VERSION = 1
 STAGE_KEYS = ("stage", "kernel_time_ns", "kernel_count", "summary", "coverage", "alignment", "kernels", "cutoff",
               "ranks", "timeline", "families", "launch_groups", "overlap", "overlap_families", "busy_ns", "idle_ns",
               "launch_bound_ns", "multi_stream_ns", "category_overlap", "overlap_note", "fusions", "near_misses",
-              "steps", "roofline", "headline")
+              "steps", "collectives", "collective_matching", "host_bound", "roofline", "headline")
 LAYERWISE_RULE = "per-row: rows whose share of the step's kernel time is below the cutoff are hidden"
 
 

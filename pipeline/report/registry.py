@@ -7,6 +7,7 @@ Each entry implements `pipeline.analyze.protocol.Analyzer`; its stage fields are
 from __future__ import annotations
 
 from pipeline.align.rates import AlignmentRate
+from pipeline.analyze.collectives import Collectives
 from pipeline.analyze.fusion_table import FusionTable
 from pipeline.analyze.kernel_table import KernelTable, Summary
 from pipeline.analyze.launch_groups import LaunchGroups
@@ -23,5 +24,6 @@ ANALYZERS: tuple[Analyzer, ...] = (
     OverlapTable(),   # overlap, overlap_families, busy/idle/launch-bound/multi-stream, category_overlap, note
     FusionTable(),    # fusions, near_misses
     RankSpread(),     # ranks, timeline (+ kernels[].rank_time_ns)
+    Collectives(),    # collectives, collective_matching, host_bound (+ overlap[] rank_skew, straggler by wait)
     Roofline(),       # roofline (+ kernels[] speed-of-light fields, overlap[]/fusions[].expected_gain_ns)
 )

@@ -24,7 +24,7 @@ from pipeline.store import run_statements, schema_statements
 KEY_COLUMNS = ("root", "view", "stage", "pos")
 HEAD_TABLES = ("report_roots", "report_views", "report_stages")
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (report_\w+)\s*\((.*?)\);", re.S)
-_COLUMN = re.compile(r"^\s*(\w+)\s+([A-Z]+(?:\[\])?)", re.M)
+_COLUMN = re.compile(r"^\s*\"?(\w+)\"?\s+([A-Z]+(?:\[\])?)", re.M)
 _OPTIONAL = re.compile(r"COMMENT ON COLUMN (report_\w+)\.(\w+) IS 'optional:")
 _ARROW = {"TEXT": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "DOUBLE": pa.float64(),
           "BOOLEAN": pa.bool_(), "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us"),

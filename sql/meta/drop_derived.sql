@@ -14,3 +14,4 @@ DROP TABLE IF EXISTS report_overlap;
 DROP TABLE IF EXISTS report_overlap_families;
 DROP TABLE IF EXISTS report_fusions;
 DROP TABLE IF EXISTS report_near_misses;
+DROP TABLE IF EXISTS report_collectives;

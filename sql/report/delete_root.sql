@@ -11,3 +11,4 @@ DELETE FROM report_overlap WHERE root = ?;
 DELETE FROM report_overlap_families WHERE root = ?;
 DELETE FROM report_fusions WHERE root = ?;
 DELETE FROM report_near_misses WHERE root = ?;
+DELETE FROM report_collectives WHERE root = ?;

@@ -16,4 +16,6 @@ UNION ALL
 SELECT 'fusions' AS field, stage, pos, to_json(t) AS row FROM report_fusions t WHERE root = $root AND view = $view
 UNION ALL
 SELECT 'near_misses' AS field, stage, pos, to_json(t) AS row FROM report_near_misses t WHERE root = $root AND view = $view
+UNION ALL
+SELECT 'collectives' AS field, stage, pos, to_json(t) AS row FROM report_collectives t WHERE root = $root AND view = $view
 ORDER BY field, stage, pos;

@@ -35,7 +35,18 @@ CREATE TABLE IF NOT EXISTS kernel_facts (
     bytes        BIGINT,
     dtype        TEXT,
     cost_model   TEXT,
-    cost_note    TEXT
+    cost_note    TEXT,
+    coll_name          TEXT,
+    coll_in_nelems     BIGINT,
+    coll_out_nelems    BIGINT,
+    coll_group_size    INTEGER,
+    coll_dtype         TEXT,
+    coll_pg            TEXT,
+    coll_pg_ranks      TEXT,
+    gap_prev_end_ns    BIGINT,
+    gap_prev_launch_ns BIGINT,
+    gap_cpu_ops        STRUCT(name TEXT, count BIGINT, time_ns BIGINT)[],
+    gap_site           TEXT
 );
 COMMENT ON COLUMN kernel_facts.root IS 'trace_roots.root';
 COMMENT ON COLUMN kernel_facts.file_id IS 'trace_files.file_id of the activity''s file';
@@ -71,3 +82,14 @@ COMMENT ON COLUMN kernel_facts.bytes IS 'HBM bytes of the same model and share; 
 COMMENT ON COLUMN kernel_facts.dtype IS 'dtype whose roof the FLOPs run at (bf16, fp8, fp32, ...); NULL without a model';
 COMMENT ON COLUMN kernel_facts.cost_model IS 'gemm | linear | matmul | grouped_mm | fused_moe | attention | io | pointwise | reduction; NULL without a model';
 COMMENT ON COLUMN kernel_facts.cost_note IS 'why there is no model, or the model''s caveat (docs/roofline.md)';
+COMMENT ON COLUMN kernel_facts.coll_name IS 'collectives only (pipeline/collectives/facts.py): kernel args "Collective name" (c10d''s call: allreduce, _allgather_base, ...)';
+COMMENT ON COLUMN kernel_facts.coll_in_nelems IS 'collectives: args "In msg nelems"';
+COMMENT ON COLUMN kernel_facts.coll_out_nelems IS 'collectives: args "Out msg nelems"';
+COMMENT ON COLUMN kernel_facts.coll_group_size IS 'collectives: args "Group size"';
+COMMENT ON COLUMN kernel_facts.coll_dtype IS 'collectives: args "dtype" (c10 ScalarType name)';
+COMMENT ON COLUMN kernel_facts.coll_pg IS 'collectives: args "Process Group Name"';
+COMMENT ON COLUMN kernel_facts.coll_pg_ranks IS 'collectives: args "Process Group Ranks", e.g. ''[0, 1, 2, 3]''';
+COMMENT ON COLUMN kernel_facts.gap_prev_end_ns IS 'collectives: end of the GPU activity (same file and device) that ended last before this one started; start minus it = the GPU idle right before';
+COMMENT ON COLUMN kernel_facts.gap_prev_launch_ns IS 'collectives: that activity''s launch; the CPU gap before the collective runs from here to its own launch_ts_ns';
+COMMENT ON COLUMN kernel_facts.gap_cpu_ops IS 'collectives: outermost CPU ops of the launching thread in that CPU gap, time clipped to it, largest first';
+COMMENT ON COLUMN kernel_facts.gap_site IS 'collectives: innermost model/framework frame covering at least half of the CPU gap';

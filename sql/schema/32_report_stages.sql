@@ -19,7 +19,9 @@ CREATE TABLE IF NOT EXISTS report_stages (
     category_overlap JSON,
     overlap_note     TEXT,
     steps            BIGINT,
-    roofline         JSON
+    roofline         JSON,
+    collective_matching JSON,
+    host_bound       JSON
 );
 COMMENT ON COLUMN report_stages.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_stages.view IS 'report_views.view';
@@ -40,3 +42,5 @@ COMMENT ON COLUMN report_stages.category_overlap IS 'ns per set of concurrently 
 COMMENT ON COLUMN report_stages.overlap_note IS 'why the overlap figures are what they are (e.g. a single stream)';
 COMMENT ON COLUMN report_stages.steps IS 'step annotations holding kernels';
 COMMENT ON COLUMN report_stages.roofline IS 'speed of light of the stage: FLOPs, bytes, MFU, MBU, top rows by recoverable time (docs/roofline.md)';
+COMMENT ON COLUMN report_stages.collective_matching IS 'how collectives were matched across ranks and whether their clocks line up (NULL: one rank)';
+COMMENT ON COLUMN report_stages.host_bound IS 'host-bound ceiling: the largest share of the stage''s wall time GPU-side savings could recover (docs/collectives.md)';

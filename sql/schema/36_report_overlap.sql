@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS report_overlap (
     priority              TEXT,
     recommendation        TEXT,
     expected_gain_ns   BIGINT,
-    expected_gain_note TEXT
+    expected_gain_note TEXT,
+    rank_skew          JSON
 );
 COMMENT ON COLUMN report_overlap.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_overlap.view IS 'report_views.view';
@@ -52,3 +53,4 @@ COMMENT ON COLUMN report_overlap.priority IS 'P0 | P1 | P2';
 COMMENT ON COLUMN report_overlap.recommendation IS 'what to try';
 COMMENT ON COLUMN report_overlap.expected_gain_ns IS 'the recoverable time (speed of light) of the kernels the row addresses (docs/roofline.md); NULL when none has a roof';
 COMMENT ON COLUMN report_overlap.expected_gain_note IS 'why there is no expected gain';
+COMMENT ON COLUMN report_overlap.rank_skew IS 'optional: verdict rank_skew: wait_ns, time_ns, wait_share, late_rank, late_share, late_rank_before';
