@@ -18,7 +18,11 @@ CREATE TABLE IF NOT EXISTS report_stages (
     multi_stream_ns  BIGINT,
     category_overlap JSON,
     overlap_note     TEXT,
-    steps            BIGINT
+    steps            BIGINT,
+    pdl_overlaps     BIGINT,
+    pdl_overlap_ns   BIGINT,
+    family_category_overlap JSON,
+    anomalies        JSON
 );
 COMMENT ON COLUMN report_stages.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_stages.view IS 'report_views.view';
@@ -35,6 +39,10 @@ COMMENT ON COLUMN report_stages.busy_ns IS 'union of kernel intervals on any str
 COMMENT ON COLUMN report_stages.idle_ns IS 'window minus busy (ns)';
 COMMENT ON COLUMN report_stages.launch_bound_ns IS 'idle time while the next kernel was not yet launched (ns)';
 COMMENT ON COLUMN report_stages.multi_stream_ns IS 'time with two or more streams active (ns)';
-COMMENT ON COLUMN report_stages.category_overlap IS 'ns per set of concurrently active coarse categories';
+COMMENT ON COLUMN report_stages.category_overlap IS 'ns per set of concurrently active categories by HolisticTraceAnalysis''s rule (memory = memcpy/memset activities, communication = communication kernels, every other kernel compute)';
 COMMENT ON COLUMN report_stages.overlap_note IS 'why the overlap figures are what they are (e.g. a single stream)';
 COMMENT ON COLUMN report_stages.steps IS 'step annotations holding kernels';
+COMMENT ON COLUMN report_stages.pdl_overlaps IS 'kernels that started while an earlier kernel of their stream still ran and outlasted it (programmatic dependent launch)';
+COMMENT ON COLUMN report_stages.pdl_overlap_ns IS 'summed time those kernels ran under their same-stream predecessor (ns): in kernel_time_ns, left out of every share and verdict';
+COMMENT ON COLUMN report_stages.family_category_overlap IS 'ns per set of concurrently active coarse categories by kernel family (copy/fill kernels count as memory)';
+COMMENT ON COLUMN report_stages.anomalies IS 'same_stream_contained (kernels lying wholly under an earlier kernel of their stream: not PDL), same_stream_contained_ns, bad_durations (null or negative durations)';
