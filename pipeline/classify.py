@@ -247,7 +247,7 @@ def _short_arg(arg: str, level: int) -> str:
 
 def _truncate(s: str) -> str:
     """At most MAX_DISPLAY characters: the head, an ellipsis, and the last DISPLAY_TAIL characters."""
-    return s if len(s) <= MAX_DISPLAY else s[:MAX_DISPLAY - 1 - DISPLAY_TAIL] + "…" + s[-DISPLAY_TAIL:]
+    return s if len(s) <= MAX_DISPLAY else s[:MAX_DISPLAY - 1 - DISPLAY_TAIL].rstrip("…") + "…" + s[-DISPLAY_TAIL:]
 
 
 @lru_cache(maxsize=None)

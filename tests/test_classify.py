@@ -199,7 +199,7 @@ def test_long_display_names_keep_their_distinguishing_tail() -> None:
     assert b200
     for name in b200:
         d = C.display_name(name)
-        assert len(d) == C.MAX_DISPLAY and "…" in d
+        assert len(d) <= C.MAX_DISPLAY and "…" in d
         assert name.startswith(d.split("…")[0]) and name.endswith(d.split("…")[1])
     head = "Cijk_Alik_Bljk_BBS_BH_Bias_HA_S_SAV_UserArgs_" + "x" * 120
     assert C.display_name(head + "_MT256x192x64_WG32_8_1") != C.display_name(head + "_MT128x128x64_WG32_8_1")
