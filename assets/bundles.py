@@ -19,7 +19,7 @@ import duckdb
 from assets.checks import floors_of
 from pipeline.checks import Outcome, evaluate_root
 from assets.partitions import bundle_parts, bundles
-from assets.reports import triage_report
+from assets.reports import MAX_PREVIEW, triage_report
 from assets.resources import QualityFloors, TracePaths, WarehouseResource, md_table
 from pipeline.render.bundle import require_reports, slug, write_bundle, write_index
 from pipeline.report.state import NotAnalyzed
@@ -72,7 +72,7 @@ def _refusal(key: str, missing: list[str], failures: list[Outcome]) -> str:
 
 
 @dg.asset(
-    partitions_def=bundles, pool="tracedb", code_version="2", kinds={"markdown", "duckdb"}, group_name=GROUP,
+    partitions_def=bundles, pool="tracedb", code_version="3", kinds={"markdown", "duckdb"}, group_name=GROUP,
     deps=[dg.AssetDep(triage_report, partition_mapping=dg.AllPartitionMapping())],
 )
 def bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource, paths: TracePaths,
@@ -95,12 +95,14 @@ def bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource, path
         except NotAnalyzed as exc:
             raise dg.Failure(description=f"bundle {key} not rendered: {exc.args[0]}") from exc
         path = write_bundle(conn, paths.bundles_path(), framework, roots.model)
+    text = path.read_text(encoding="utf-8")
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),
         "dagster/row_count": len(roots.own),
         "roots": md_table([{"root": r, "role": "own" if r in roots.own else "cross-framework"} for r in roots.read],
                           ["root", "role"], limit=50),
         "bytes": path.stat().st_size,
+        "preview": dg.MetadataValue.md(text[:MAX_PREVIEW]),
     })
 
 

@@ -3,8 +3,10 @@
 
 - `proftriage register [--data-root DIR]`: add the `trace_roots` and `bundles` dynamic partitions
   of every root under DIR to the instance at `$DAGSTER_HOME` (no Dagster CLI can: dagster#15499).
-- `proftriage dagster-home [--path DIR]`: create a Dagster home with the repo's `dagster.yaml`
-  template (telemetry off, pool `tracedb` limit 1) if it has none; print its path.
+- `proftriage dagster-home [--path DIR]`: create a Dagster home whose `dagster.yaml` is the repo's
+  `dagster.instance.yaml` template (telemetry off, pool `tracedb` limit 1) if it has none; print
+  its path. (The template is not named `dagster.yaml`: `dagster dev` warns about a `dagster.yaml`
+  in the folder it starts in when DAGSTER_HOME is elsewhere.)
 `python -m assets.cli …` runs the whole CLI too.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 from pipeline.config import settings
 from pipeline.paths import REPO_ROOT
 
-TEMPLATE = REPO_ROOT / "dagster.yaml"
+TEMPLATE = REPO_ROOT / "dagster.instance.yaml"
 
 
 def default_home() -> Path:
@@ -29,7 +31,7 @@ def default_home() -> Path:
 
 
 def ensure_dagster_home(path: Path) -> Path:
-    """Create `path` with the `dagster.yaml` template unless it already has one."""
+    """Create `path` with its `dagster.yaml` (the `dagster.instance.yaml` template) unless it has one."""
     path.mkdir(parents=True, exist_ok=True)
     target = path / "dagster.yaml"
     if not target.exists():

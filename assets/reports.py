@@ -8,15 +8,14 @@ import dagster as dg
 import orjson
 
 from assets.partitions import trace_roots
-from assets.resources import TracePaths, WarehouseResource
+from assets.resources import TracePaths, WarehouseResource, column_schema, percent
 from assets.roots import GROUP, kernel_facts
 from pipeline.render.markdown import render_report_markdown
 from pipeline.report.build import analyze_root
 from pipeline.report.read import read_report
 from pipeline.report.state import NotAnalyzed
 
-MAX_PREVIEW = 60_000  # characters of the markdown report shown in the UI
-STAGE_COLUMNS = ("stage", "kernel_time_ns", "kernel_count", "site_share", "cpu_op_share", "alignment", "headline")
+MAX_PREVIEW = 60_000  # characters of the markdown report (or bundle) shown in the UI
 
 
 def report_path(reports_dir: Path, root_key: str) -> Path:
@@ -49,7 +48,7 @@ def _markdown(rows: list[dict]) -> str:
 
 
 @dg.asset(
-    partitions_def=trace_roots, deps=[kernel_facts], pool="tracedb", code_version="2",
+    partitions_def=trace_roots, deps=[kernel_facts], pool="tracedb", code_version="3",
     kinds={"duckdb", "json"}, group_name=GROUP,
 )
 def triage_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -63,6 +62,7 @@ def triage_report(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         except NotAnalyzed as exc:
             raise dg.Failure(description=f"{exc.args[0]} — materialise kernel_facts for this root first") from exc
         report = read_report(conn, context.partition_key)
+        schema = column_schema(conn, "report_stages")
     target = report_path(paths.reports_path(), context.partition_key)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str))
@@ -70,12 +70,13 @@ def triage_report(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     aligned = [r["alignment"] for r in rows if r["alignment"] is not None]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c) for c in STAGE_COLUMNS]),
+        "dagster/table_name": "main.report_stages",
+        "dagster/column_schema": schema,
         "report_path": dg.MetadataValue.path(str(target)),
         "mode": str(report.get("mode", "")),
         "kernel_count": sum(r["kernel_count"] for r in rows),
-        "min_site_share": min((r["site_share"] or 0.0 for r in rows), default=0.0),
-        "alignment_rate": min(aligned) if aligned else dg.MetadataValue.null(),
+        "min_site_coverage_pct": percent(min((r["site_share"] or 0.0 for r in rows), default=0.0)),
+        "min_alignment_pct": percent(min(aligned) if aligned else None),
         "warnings": len(report.get("warnings", [])),
         "stages": dg.MetadataValue.md(_markdown(rows)),
         "report": dg.MetadataValue.md(render_report_markdown(report)[:MAX_PREVIEW]),

@@ -27,9 +27,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str = ""
 
-    def warehouse(self) -> Warehouse:
-        """The engine's `Warehouse` object for this path."""
-        return Warehouse(self.resolved_path())
+    def warehouse(self, lock_timeout_s: float | None = None) -> Warehouse:
+        """The engine's `Warehouse` object for this path (`lock_timeout_s`: how long a connection
+        waits for another process; default the engine's)."""
+        if lock_timeout_s is None:
+            return Warehouse(self.resolved_path())
+        return Warehouse(self.resolved_path(), lock_timeout_s=lock_timeout_s)
 
     def resolved_path(self) -> Path:
         """The configured path, else `$PROFTRIAGE_WAREHOUSE`, else `<state_dir>/warehouse.duckdb`."""
@@ -92,14 +95,24 @@ def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema
     return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype), description=comment) for name, dtype, comment in rows])
 
 
-def md_table(rows: list[dict], columns: list[str], limit: int = 10) -> dg.MetadataValue:
-    """A short markdown preview (first `limit` rows) for the UI."""
-    def cell(value: object) -> str:
-        text = f"{value:.3g}" if isinstance(value, float) else str("" if value is None else value)
+def percent(share: float | None) -> dg.MetadataValue:
+    """A share (0–1) as a percentage float for the UI (0.987 → 98.7); null when unknown. Every
+    share in this project's metadata goes through here, under a key ending in ``_pct``."""
+    return dg.MetadataValue.null() if share is None else dg.MetadataValue.float(round(float(share) * 100, 2))
+
+
+def md_table(rows: list[dict], columns: list[str], limit: int = 10,
+             shares: tuple[str, ...] = ("share", "by_time", "by_count")) -> dg.MetadataValue:
+    """A short markdown preview (first `limit` rows) for the UI; `shares` columns as percentages."""
+    def cell(column: str, value: object) -> str:
+        if isinstance(value, float) and column in shares:
+            text = f"{value * 100:.1f} %"
+        else:
+            text = f"{value:.3g}" if isinstance(value, float) else str("" if value is None else value)
         return text.replace("|", "\\|").replace("\n", " ")[:120]
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows[:limit]]
+    lines += ["| " + " | ".join(cell(c, r.get(c)) for c in columns) + " |" for r in rows[:limit]]
     if len(rows) > limit:
         lines.append(f"\n… {len(rows) - limit} more rows")
     return dg.MetadataValue.md("\n".join(lines))

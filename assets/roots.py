@@ -9,7 +9,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from assets.partitions import bundle_key_of, trace_roots
-from assets.resources import TracePaths, WarehouseResource, column_schema, md_table
+from assets.resources import TracePaths, WarehouseResource, column_schema, md_table, percent
 from pipeline.analyze.kernel_table import coverage, family_summary
 from pipeline.facts import build_facts, load_facts
 from pipeline.discover import DiscoveryError, TraceRoot, discover
@@ -62,7 +62,7 @@ def raw_trace_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 @dg.asset(
-    partitions_def=trace_roots, deps=[raw_trace_files], pool="tracedb", code_version="2",
+    partitions_def=trace_roots, deps=[raw_trace_files], pool="tracedb", code_version="3",
     kinds={"duckdb", "python"}, group_name=GROUP,
 )
 def kernel_facts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -80,8 +80,8 @@ def kernel_facts(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "dagster/table_name": "main.kernel_facts",
         "dagster/column_schema": schema,
         "files": facts.files, "ranks": dg.MetadataValue.json(facts.ranks),
-        "cpu_op_share": dg.MetadataValue.float(float(cov["cpu_op_share"])),
-        "site_share": dg.MetadataValue.float(float(cov["site_share"])),
+        "cpu_op_coverage_pct": percent(cov["cpu_op_share"]),
+        "site_coverage_pct": percent(cov["site_share"]),
         "alignment": md_table(facts.alignment, ["rank", "stage", "by_time", "by_count", "source"]),
         "preview": md_table(family_summary(table), ["family", "time_ns", "share", "launches"]),
     })

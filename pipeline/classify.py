@@ -23,6 +23,8 @@ DEFAULT_FAMILY = "other"
 DEFAULT_RULE = "default"
 CATALOG_NAME = "kernel_families.toml"
 MAX_DISPLAY = 120
+DISPLAY_TAIL = 40  # a long display name keeps its head and this many closing characters (Tensile / CUTLASS /
+# trtllm-gen names put the distinguishing tile, epilogue and architecture at the end)
 KEY_MATCH_LEN = 160  # a kernel's identity is in the head of its key; caps regex cost
 
 _WS = re.compile(r"\s+")
@@ -244,7 +246,8 @@ def _short_arg(arg: str, level: int) -> str:
 
 
 def _truncate(s: str) -> str:
-    return s if len(s) <= MAX_DISPLAY else s[:MAX_DISPLAY - 1] + "…"
+    """At most MAX_DISPLAY characters: the head, an ellipsis, and the last DISPLAY_TAIL characters."""
+    return s if len(s) <= MAX_DISPLAY else s[:MAX_DISPLAY - 1 - DISPLAY_TAIL].rstrip("…") + "…" + s[-DISPLAY_TAIL:]
 
 
 @lru_cache(maxsize=None)

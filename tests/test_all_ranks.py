@@ -29,7 +29,7 @@ from tests.test_fusion import BY_ID, CTX, chain
 from tracegen import ModelSpec, make_sglang_run, make_trace, write_trace
 
 TIMELINE = ("window_ns", "busy_ns", "idle_ns", "multi_stream_ns", "launch_bound_ns")
-OVERLAP_SUMS = ("time_ns", "count", "exposed_ns", "hidden_ns", "hidden_same_stream_ns", "launch_gap_ns")
+OVERLAP_SUMS = ("time_ns", "count", "exposed_ns", "hidden_ns", "same_stream_overlap_ns", "launch_gap_ns")
 
 
 @pytest.fixture(scope="module")

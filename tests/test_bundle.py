@@ -8,7 +8,7 @@ from markdown_it import MarkdownIt
 
 from pipeline.render.bundle import bundle_key, cross_framework, write_bundles
 from pipeline.ingest import ingest_inputs
-from pipeline.render.markdown import md
+from pipeline.render.markdown import code, md, short
 from pipeline.store import Warehouse
 from tests.conftest import TRACES, analyze_all
 
@@ -80,20 +80,54 @@ def test_bundle_layout_and_index_order(tmp_path: Path, spool: Path) -> None:
     assert "Kernels" in bundle and "Launch groups" in bundle and "Fusion patterns" in bundle
 
 
-def test_cross_framework_calls_out_the_largest_difference() -> None:
-    def rep(shares):
-        return [{"stages": [{"stage": "decode", "families": [{"family": f, "share": s} for f, s in shares.items()]}]}]
+def _rep(stages: dict[str, dict[str, int]]) -> dict:
+    """A stored report's shape as far as the comparison reads it: stage → family → time_ns."""
+    return {"stages": [{"stage": st, "families": [{"family": f, "time_ns": t, "same_stream_overlap_ns": 0}
+                                                   for f, t in fams.items()]} for st, fams in stages.items()]}
 
-    cross = cross_framework({"vllm": rep({"gemm": 0.5, "attention": 0.3}), "sglang": rep({"gemm": 0.6, "attention": 0.1})})
+
+def test_cross_framework_calls_out_the_largest_difference() -> None:
+    cross = cross_framework({"vllm": [_rep({"decode": {"gemm": 50, "attention": 30, "other": 20}})],
+                             "sglang": [_rep({"decode": {"gemm": 60, "attention": 10, "other": 30}})]})
     [decode] = cross
     assert decode["frameworks"] == ["SGLang", "vLLM"]
     assert decode["differences"][0]["family"] == "attention"
     assert abs(decode["differences"][0]["spread"] - 0.2) < 1e-9
 
 
-def test_markdown_escaping_keeps_kernel_names_literal() -> None:
+def test_cross_framework_compares_every_stage_of_every_root() -> None:
+    """SGLang's prefill and decode come as two roots; before, only the first root of a framework
+    was read, so one of the two stages had no SGLang column."""
+    sglang = [_rep({"decode": {"gemm": 70, "attention": 30}}), _rep({"prefill": {"gemm": 40, "attention": 60}}),
+              _rep({"decode": {"gemm": 10, "attention": 90, "norm": 0}})]
+    vllm = [_rep({"prefill": {"gemm": 50, "attention": 50}, "decode": {"gemm": 60, "attention": 40}})]
+    cross = {c["stage"]: c for c in cross_framework({"sglang": sglang, "vllm": vllm})}
+    assert set(cross) == {"decode", "prefill"}
+    for c in cross.values():
+        assert c["frameworks"] == ["SGLang", "vLLM"]
+    assert cross["decode"]["roots"] == [2, 1] and cross["prefill"]["roots"] == [1, 1]
+    decode = {r["family"]: r["shares"] for r in cross["decode"]["rows"]}
+    assert decode["gemm"] == [80 / 200, 60 / 100]  # SGLang's two decode roots pooled: (70 + 10) / (100 + 100)
+    assert decode["attention"] == [120 / 200, 40 / 100]
+
+
+def test_cross_framework_shares_leave_out_same_stream_overlap() -> None:
+    rep = _rep({"decode": {"norm": 40, "gemm": 60}})
+    rep["stages"][0]["families"][0]["same_stream_overlap_ns"] = 30  # the norm's PDL wait
+    [decode] = cross_framework({"trtllm": [rep]})
+    assert {r["family"]: r["shares"] for r in decode["rows"]} == {"norm": [10 / 70], "gemm": [60 / 70]}
+
+
+def test_names_in_code_spans_stay_literal_in_table_cells() -> None:
     name = "void f<a|b>(int*) __x__ `t` *y*"
-    escaped = md(name)
-    html = MarkdownIt("commonmark").enable("table").render(f"| k |\n|---|\n| {escaped} |\n")
-    assert "<td>void f&lt;a|b&gt;(int*) __x__ `t` *y*</td>" in html
+    html = MarkdownIt("commonmark").enable("table").render(f"| k |\n|---|\n| {code(name)} |\n")
+    assert "<td><code>void f&lt;a|b&gt;(int*) __x__ `t` *y*</code></td>" in html
+    assert code("`tick`").startswith("`` `") and "\\" not in code("a_b<c>")
+    assert md("matmul_ogs") == "matmul_ogs" and md("_x <y>") == "\\_x \\<y\\>"
     assert bundle_key("sglang", "Qwen/Qwen3 8B") == "sglang/Qwen-Qwen3-8B"
+
+
+def test_short_names_keep_head_and_tail() -> None:
+    name = "Cijk_Alik_Bljk_BBS_BH_Bias_HA_S_SAV_UserArgs_" + "x" * 100 + "_MT256x192x64_WG32_8_1"
+    cut = short(name, 60)
+    assert len(cut) == 60 and cut.startswith("Cijk_Alik") and cut.endswith("_WG32_8_1")

@@ -193,6 +193,18 @@ def test_display_keeps_telling_template_args() -> None:
     assert "ArgMaxOps" in C.display_name(argmax)
 
 
+def test_long_display_names_keep_their_distinguishing_tail() -> None:
+    """Tensile / trtllm-gen names differ at the end (epilogue, architecture): head … tail."""
+    b200 = [n for n in _trace_names() if n.startswith("bmm_") and len(n) > C.MAX_DISPLAY]
+    assert b200
+    for name in b200:
+        d = C.display_name(name)
+        assert len(d) <= C.MAX_DISPLAY and "…" in d
+        assert name.startswith(d.split("…")[0]) and name.endswith(d.split("…")[1])
+    head = "Cijk_Alik_Bljk_BBS_BH_Bias_HA_S_SAV_UserArgs_" + "x" * 120
+    assert C.display_name(head + "_MT256x192x64_WG32_8_1") != C.display_name(head + "_MT128x128x64_WG32_8_1")
+
+
 def test_display_demangles_rocm_names() -> None:
     aiter = "_ZN5aiter24add_rmsnorm_quant_kernelIDF16bDF16bLi64ELi8ELb0ELb0ELb1ELi1EEEvPT0_PT_PfS4_S4_S4_diiiiiiib"
     assert C.display_name(aiter).startswith("aiter::add_rmsnorm_quant_kernel<")

@@ -128,7 +128,7 @@ def test_every_bundle_number_equals_the_stored_report(tmp_path: Path, spool: Pat
     root = stage = None
     for line in text.splitlines():
         if line.startswith("## Trace root: "):
-            root = line.removeprefix("## Trace root: ").replace("\\", "")
+            root = line.removeprefix("## Trace root: ").strip("`")
         elif line.startswith("### Stage: "):
             stage = line.removeprefix("### Stage: ")
         elif stage and (m := _ROW.match(line)) and line.count("|") >= 13:

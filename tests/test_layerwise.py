@@ -224,8 +224,8 @@ def _cells(line: str) -> int:
 def test_markdown_tables_render(cut) -> None:
     text = render_report_markdown(cut)
     assert "No GPU kernels were loaded" not in text
-    assert "| source | layerwise\\_profile.json: vLLM layer-wise profile" in text
-    for step in ("prefill", "decode\\_1"):
+    assert "| source | `layerwise_profile.json`: vLLM layer-wise profile" in text
+    for step in ("prefill", "decode_1"):
         assert f"## Step: {step} (vLLM layer-wise, stage " in text
     lines = text.splitlines()
     headers = [i for i, ln in enumerate(lines) if ln.startswith("| # | kernel | family |")]
@@ -256,7 +256,7 @@ def test_several_decode_steps_also_get_a_stage_table(tmp_path: Path, doc) -> Non
     assert stage["kernel_time_ns"] == 2 * one["kernel_time_ns"] == stage["tree_time_ns"]
     assert {r["name"]: (r["time_ns"], r["launches"]) for r in stage["kernels"]} == {
         r["name"]: (2 * r["time_ns"], 2 * r["launches"]) for r in one["kernels"]}
-    assert "## Stage: decode (2 steps: decode\\_1 … decode\\_2) (vLLM layer-wise)" in render_report_markdown(report)
+    assert "## Stage: decode (2 steps: decode_1 … decode_2) (vLLM layer-wise)" in render_report_markdown(report)
 
 
 def test_cli_on_the_file(tmp_path: Path, capsys) -> None:

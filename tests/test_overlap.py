@@ -18,11 +18,11 @@ FAMILY = {"gemm": "gemm", "ar": "communication", "cpy": "memory", "norm": "norm"
 
 
 def k(name: str, ts: int, dur: int, stream: int = 1, *, launch: int | None = None, site: str | None = None,
-      family: str | None = None) -> dict:
-    """One kernel record; the family is taken from the name's prefix."""
+      family: str | None = None, kind: str = "kernel") -> dict:
+    """One GPU activity record; the family is taken from the name's prefix."""
     fam = family or FAMILY.get(name.rstrip("0123456789"), "elementwise")
     return {"name": name, "display_name": name, "family": fam, "ts_ns": ts, "dur_ns": dur, "stream": stream,
-            "device": 0, "site": site, "launch_ts_ns": launch}
+            "device": 0, "site": site, "launch_ts_ns": launch, "kind": kind}
 
 
 def rows(result: dict) -> dict[str, dict]:
@@ -56,8 +56,8 @@ def test_compute_hidden_by_communication():
 
 
 def test_three_categories():
-    r = analyze_overlap([k("gemm", 0, 100, 1), k("ar", 10, 40, 2), k("cpy", 30, 50, 3)])
-    assert r["category_overlap"] == {
+    r = analyze_overlap([k("gemm", 0, 100, 1), k("ar", 10, 40, 2), k("cpy", 30, 50, 3, kind="memcpy")])
+    assert r["category_overlap"] == r["family_category_overlap"] == {
         "compute": 30,
         "communication+compute": 20,
         "communication+compute+memory": 20,
@@ -68,6 +68,17 @@ def test_three_categories():
     gemm, cpy = rows(r)["gemm"], rows(r)["cpy"]
     assert (gemm["exposed_ns"], gemm["hidden_by_comm_ns"], gemm["hidden_by_memory_ns"]) == (30, 40, 50)
     assert (cpy["exposed_ns"], cpy["hidden_by_compute_ns"], cpy["hidden_by_comm_ns"]) == (0, 50, 20)
+
+
+def test_copy_kernels_are_computation_by_htas_rule_and_memory_by_family():
+    """HTA: only memcpy/memset activities are memory; a copy or fill *kernel* is computation."""
+    ks = [k("gemm", 0, 100, 1), k("cpy", 30, 50, 3),  # a copy kernel: family memory, kind kernel
+          k("Memcpy DtoD (Device -> Device)", 150, 20, 3, family="memory", kind="memcpy"),
+          k("Memset (Device)", 180, 10, 3, family="memory", kind=None)]  # no kind: Kineto's name decides
+    r = analyze_overlap(ks)
+    assert r["category_overlap"] == {"compute": 100, "memory": 30}
+    assert r["family_category_overlap"] == {"compute": 50, "compute+memory": 50, "memory": 30}
+    assert r["hta"]["compute_time_ns"] == 100 and r["hta"]["non_compute_time_ns"] == 30
 
 
 def test_idle_gaps_launch_bound_or_not():
@@ -93,14 +104,18 @@ def test_launch_calls_classify_gaps_without_launch_timestamps():
 
 
 def test_same_stream_overlap_is_clipped_and_counted():
+    # b starts under a and outlasts it (PDL's shape); c lies wholly under a (an anomaly)
     ks = [k("a", 0, 100), k("b", 50, 100), k("c", 60, 20), k("x", 120, 10, stream=2)]
     r = analyze_overlap(ks)
-    assert r["anomalies"]["same_stream_overlaps"] == 2
-    assert r["anomalies"]["same_stream_overlap_ns"] == 50 + 20
+    assert (r["pdl_overlaps"], r["pdl_overlap_ns"]) == (1, 50)
+    assert r["anomalies"] == {"same_stream_contained": 1, "same_stream_contained_ns": 20, "bad_durations": 0}
     assert (r["busy_ns"], r["multi_stream_ns"]) == (150, 10)
     b, c = rows(r)["b"], rows(r)["c"]
-    assert (b["time_ns"], b["exposed_ns"], b["hidden_same_stream_ns"], b["hidden_by_compute_ns"]) == (100, 40, 50, 10)
-    assert (c["time_ns"], c["exposed_ns"], c["hidden_ns"], c["hidden_same_stream_ns"]) == (20, 0, 20, 20)
+    # b's own time is 100 - 50: 40 alone, 10 beside x; the 50 under a is neither exposed nor hidden
+    assert (b["time_ns"], b["exposed_ns"], b["hidden_ns"], b["same_stream_overlap_ns"], b["hidden_by_compute_ns"]) == (
+        100, 40, 10, 50, 10)
+    assert b["share"] == 50 / 150
+    assert (c["time_ns"], c["exposed_ns"], c["hidden_ns"], c["same_stream_overlap_ns"], c["share"]) == (20, 0, 0, 20, 0)
 
 
 def test_single_stream():
@@ -117,7 +132,7 @@ def test_empty_stage():
 
 def test_zero_and_negative_durations_do_not_crash():
     r = analyze_overlap([k("a", 0, 0), k("b", 0, 10), k("c", 5, -3)])
-    assert r["busy_ns"] == 10 and r["anomalies"]["bad_durations"] == 1
+    assert r["busy_ns"] == 10 and r["anomalies"]["bad_durations"] == 1 and r["pdl_overlaps"] == 0
     assert rows(r)["a"]["count"] == 1 and rows(r)["a"]["time_ns"] == 0
 
 
@@ -172,7 +187,10 @@ def _reference(ks: list[dict]) -> dict:
         eff[i] = (start, max(start, end))
         last[x["stream"]] = max(last.get(x["stream"], end), end)
     points = sorted({p for a, b in eff.values() for p in (a, b)})
-    out = {"busy": 0, "multi": 0, "cats": {}, "exposed": [0] * len(ks), "by": [{} for _ in ks]}
+    out = {"busy": 0, "multi": 0, "cats": {}, "hta": {}, "exposed": [0] * len(ks), "by": [{} for _ in ks],
+           "same": [x["dur_ns"] - (b - a) if i in eff else 0 for i, x in enumerate(ks) for a, b in [eff.get(i, (0, 0))]]}
+    hta = {i: "memory" if x["kind"] in ("memcpy", "memset") else cat.get(x["family"], "compute") if x["family"] !=
+           "memory" else "compute" for i, x in enumerate(ks)}
     for a, b in zip(points, points[1:]):
         act = [i for i, (s, e) in eff.items() if s <= a and e >= b]
         if not act:
@@ -182,6 +200,8 @@ def _reference(ks: list[dict]) -> dict:
         out["multi"] += (b - a) * (len(streams) > 1)
         label = "+".join(sorted({cat.get(ks[i]["family"], "compute") for i in act}))
         out["cats"][label] = out["cats"].get(label, 0) + b - a
+        label = "+".join(sorted({hta[i] for i in act}))
+        out["hta"][label] = out["hta"].get(label, 0) + b - a
         for i in act:
             others = {cat.get(ks[j]["family"], "compute") for j in act if ks[j]["stream"] != ks[i]["stream"]}
             if not others:
@@ -196,12 +216,16 @@ def test_sweep_matches_brute_force(seed: int):
     rnd = random.Random(seed)
     names = ["gemm", "ar", "cpy", "norm", "attn"]
     ks = [k(f"{rnd.choice(names)}{i}", rnd.randrange(0, 400), rnd.choice([0, 1, 5, 20, 60, 150]),
-            rnd.randrange(1, 4)) for i in range(rnd.randrange(1, 40))]
+            rnd.randrange(1, 4), kind=rnd.choice(["kernel", "memcpy"])) for i in range(rnd.randrange(1, 40))]
+    for x in ks:  # a memcpy activity is family memory; a copy kernel may be either kind
+        x["kind"] = x["kind"] if x["name"].startswith("cpy") else "kernel"
     ref, r = _reference(ks), analyze_overlap(ks)
-    assert (r["busy_ns"], r["multi_stream_ns"], r["category_overlap"]) == (ref["busy"], ref["multi"], ref["cats"])
+    assert (r["busy_ns"], r["multi_stream_ns"]) == (ref["busy"], ref["multi"])
+    assert (r["category_overlap"], r["family_category_overlap"]) == (ref["hta"], ref["cats"])
     for i, x in enumerate(ks):
         row = rows(r)[x["name"]]
         assert row["exposed_ns"] == ref["exposed"][i]
+        assert row["same_stream_overlap_ns"] == ref["same"][i]
         assert row["hidden_by"] == {c: ref["by"][i].get(c, 0) for c in ("communication", "compute", "memory")}
 
 
@@ -248,10 +272,11 @@ def test_real_trace_invariants(real):
     assert sum(row["exposed_ns"] for row in r["rows"]) == r["busy_ns"] - r["multi_stream_ns"] == r["exposed_ns"]
     assert sum(row["count"] for row in r["rows"]) == len(ks)
     for row in r["rows"]:
-        assert row["exposed_ns"] + row["hidden_ns"] == row["time_ns"]
-        other = row["hidden_ns"] - row["hidden_same_stream_ns"]
-        assert all(0 <= v <= other for v in row["hidden_by"].values())
-    for key in ("time_ns", "exposed_ns", "hidden_ns"):
+        assert row["exposed_ns"] + row["hidden_ns"] + row["same_stream_overlap_ns"] == row["time_ns"]
+        assert all(0 <= v <= row["hidden_ns"] for v in row["hidden_by"].values())
+    assert sum(row["share"] for row in r["rows"]) == pytest.approx(1.0 if r["streams"] == 1 else
+                                                                   sum(row["share"] for row in r["rows"]))
+    for key in ("time_ns", "exposed_ns", "hidden_ns", "same_stream_overlap_ns"):
         assert sum(f[key] for f in r["families"]) == sum(row[key] for row in r["rows"])
     if r["streams"] == 1:
         assert r["multi_stream_ns"] == 0 and "single stream" in r["note"]
@@ -259,16 +284,18 @@ def test_real_trace_invariants(real):
 
 def test_real_trace_same_stream_overlaps_match_a_plain_count(real):
     ks, r = real
-    count = ns = 0
+    pdl, contained = [0, 0], [0, 0]
     last: dict = {}
     for x in sorted(ks, key=lambda x: x["ts_ns"]):
         if x["dur_ns"] <= 0:
             continue
         key, end = (x["device"], x["stream"]), x["ts_ns"] + x["dur_ns"]
         if key in last and x["ts_ns"] < last[key]:
-            count, ns = count + 1, ns + min(last[key], end) - x["ts_ns"]
+            tally = pdl if end > last[key] else contained
+            tally[0], tally[1] = tally[0] + 1, tally[1] + min(last[key], end) - x["ts_ns"]
         last[key] = max(last.get(key, end), end)
-    assert (r["anomalies"]["same_stream_overlaps"], r["anomalies"]["same_stream_overlap_ns"]) == (count, ns)
+    assert [r["pdl_overlaps"], r["pdl_overlap_ns"]] == pdl
+    assert [r["anomalies"]["same_stream_contained"], r["anomalies"]["same_stream_contained_ns"]] == contained
 
 
 def test_long_gaps_are_idle_not_launch_bound():

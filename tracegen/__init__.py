@@ -75,6 +75,7 @@ FA3_COMBINE = ("void cutlass::device_kernel<flash::enable_sm90_or_later<flash::F
                "float, cutlass::arch::Sm90> > >(flash::FlashAttnFwdCombine<cute::tuple<cute::C<8>, "
                "cute::C<128> > >::Params)")
 MEMCPY = "Memcpy HtoD (Pinned -> Device)"
+PDL_LEAD_NS = 2_000  # a PDL-launched kernel starts this long after its predecessor on the stream started
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,10 @@ class ModelSpec:
     detail: str = "full"  # full | lean
     rank: int = 0  # process of this rank: CPU pid CPU_PID + rank, GPU pid and args.device = rank
     kernel_scale: float = 1.0  # every kernel duration × this (a slow rank: straggler tests)
+    # ops whose first kernel is launched with programmatic dependent launch (Hopper/Blackwell): it
+    # starts PDL_LEAD_NS after the previous kernel on its stream started, waits for it to finish,
+    # then runs its own duration (ground truth: GroundTruth.pdl_overlap)
+    pdl_ops: tuple[str, ...] = ()
 
     @classmethod
     def bench(cls, layers: int = 100, framework: str = "sglang") -> "ModelSpec":
@@ -306,6 +311,8 @@ class GroundTruth:
 
     by_ev: dict[int, Truth] = field(default_factory=dict)
     by_stream_ts: dict[tuple[int, int], Truth] = field(default_factory=dict)
+    # PDL-launched kernels: (stream, absolute ts_ns) → ns their record runs beside the predecessor
+    pdl_overlap: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def get(self, rec: dict) -> Truth | None:
         return self.by_ev.get(rec["ev"]) or self.by_stream_ts.get((rec["stream"], rec["ts_ns"]))
@@ -330,6 +337,7 @@ class _Writer:
         self.cpu = START_NS + 50_000
         self.streams = [3, 4][:max(1, min(streams, 2))] if self.rocm else [7, 20][:max(1, min(streams, 2))]
         self.gpu_free = {s: self.cpu for s in self.streams}
+        self.last_kernel = {s: (self.cpu, self.cpu) for s in self.streams}  # (start, end) of the stream's last kernel
         self.py_id = self.ev_idx = 0
         self.ext = 1000
         self.corr = 5000
@@ -419,8 +427,13 @@ class _Writer:
         return "cudaGraphLaunch" if graph else "cudaMemcpyAsync" if memcpy else "cudaLaunchKernel"
 
     def kernel(self, name: str, dur: int, corr: int, ext: int | None, earliest: int, stream: int,
-               truth: Truth | None, graph: bool = False, memcpy: bool = False) -> int:
+               truth: Truth | None, graph: bool = False, memcpy: bool = False, pdl: bool = False) -> int:
         start = max(self.gpu_free[stream], earliest)
+        prev_start, prev_end = self.last_kernel[stream]
+        if pdl and max(earliest, prev_start + PDL_LEAD_NS) < prev_end:  # starts beside its predecessor
+            start = max(earliest, prev_start + PDL_LEAD_NS)
+            self.truth.pdl_overlap[(stream, BASE_NS + start)] = prev_end - start
+            dur += prev_end - start  # the record runs from its early start to the end of its own work
         cat = "gpu_memcpy" if memcpy else "kernel"
         if self.rocm:
             args: dict[str, Any] = {"device": self.gpu_pid, "stream": stream, "correlation": corr,
@@ -448,6 +461,7 @@ class _Writer:
             self.ev.append({"ph": "f", "id": corr, "pid": self.gpu_pid, "tid": stream, "ts": start,
                             "cat": "ac2g", "name": "ac2g", "bp": "e"})
         self.gpu_free[stream] = start + dur + 800 + self.rng.randrange(400)
+        self.last_kernel[stream] = (start, start + dur)
         return start
 
 
@@ -546,9 +560,10 @@ def _eager_op(ctx: _Ctx, w: _Writer, step: int, layer: int, op: OpDef, n: int, h
     opened = [w.cpu_op(c) for c in (op.cpu_ops[-1:] if ctx.spec.detail == "lean" else op.cpu_ops)]
     ext = opened[-1]["args"]["External id"]
     stream = _stream_of(w, op)
-    for name, dur in _kernel_names(ctx, op):
+    for i, (name, dur) in enumerate(_kernel_names(ctx, op)):
         rt, corr = w.launch(name, ext)
-        w.kernel(name, _jit(w, dur), corr, ext, rt["ts"] + 4_000, stream, truth)
+        w.kernel(name, _jit(w, dur), corr, ext, rt["ts"] + 4_000, stream, truth,
+                 pdl=i == 0 and op.key in ctx.spec.pdl_ops)
     for e in reversed(opened):
         w.close(e)
 
@@ -581,8 +596,9 @@ def _graph_replay(ctx: _Ctx, w: _Writer, items: list[tuple[int, OpDef, list]], h
     t = rt["ts"] + 6_000
     for layer, op, path in items:
         truth = _truth(ctx, w, path, op, layer)
-        for name, dur in _kernel_names(ctx, op):
-            start = w.kernel(name, _jit(w, int(dur * 0.93)), corr, None, t, _stream_of(w, op), truth, graph=True)
+        for i, (name, dur) in enumerate(_kernel_names(ctx, op)):
+            start = w.kernel(name, _jit(w, int(dur * 0.93)), corr, None, t, _stream_of(w, op), truth, graph=True,
+                             pdl=i == 0 and op.key in ctx.spec.pdl_ops)
             t = start + 1_000
 
 

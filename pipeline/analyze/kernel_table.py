@@ -1,8 +1,10 @@
 """The kernel table of one stage: which kernels dominate, from where, plus family and stage summaries.
 
-Shares are of the stage's *summed kernel time* (sum of GPU activity durations). The cutoff is
-a per-row cutoff: rows whose share is below it are hidden and the table reports how many rows
-and how much time were hidden.
+Shares are of the stage's *summed kernel time net of same-stream overlap*: the part of a record
+that lies under an earlier kernel of its own stream (programmatic dependent launch,
+`pipeline.analyze.same_stream`) is in `time_ns` (which reconciles with the trace) and in
+`same_stream_overlap_ns`, but not in the share. The cutoff is a per-row cutoff: rows whose share
+is below it are hidden and the table reports how many rows and how much time were hidden.
 
 Per-kernel work is Arrow group-bys over the stage's columns (`pipeline.analyze.table`); only
 per-row work (a few hundred names) runs in Python. Ties among sites and CPU ops go to the
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.analyze.protocol import Pooled, StagePart
+from pipeline.analyze.same_stream import same_stream_overlap
 from pipeline.analyze.table import ROW, Kernels, as_table
 from pipeline.gc_pause import without_gc
 
@@ -69,7 +72,8 @@ def stage_summary(kernels: Kernels) -> dict:
             "window_ns": "first kernel start to last kernel end",
             "busy_ns": "union of kernel intervals on any stream",
             "idle_ns": "window minus busy",
-            "kernel_time_ns": "sum of kernel durations (can exceed busy when streams overlap)",
+            "kernel_time_ns": "sum of kernel durations (can exceed busy when streams overlap, or when a kernel "
+                              "starts under its predecessor on the same stream: PDL)",
         },
     }
 
@@ -94,18 +98,24 @@ def _ranked(t: pa.Table, key: str) -> dict[str, list[tuple[str, int]]]:
     return {name: [(v, -neg) for neg, _, v in sorted(items)] for name, items in out.items()}
 
 
+def _with_overlap(kernels: Kernels, columns: list[str]) -> pa.Table:
+    """`columns` of the kernels plus ``same`` (ns of each record under an earlier kernel of its stream)."""
+    t = as_table(kernels, [*columns, "file_id", "device", "stream", "ts_ns"])
+    return t.append_column("same", same_stream_overlap(t)[0])
+
+
 @without_gc
 def kernel_rows(kernels: Kernels) -> list[dict]:
-    """All rows by display name, largest first, with cumulative share."""
-    t = as_table(kernels, ["display_name", "family", "dur_ns", "site", "is_graph", "cpu_op"])
-    total = _sum(t.column("dur_ns"))
-    keys = t.select(["display_name", "dur_ns", ROW])
+    """All rows by display name, largest first (net of same-stream overlap), with cumulative share."""
+    t = _with_overlap(kernels, ["display_name", "family", "dur_ns", "site", "is_graph", "cpu_op"])
+    total = _sum(t.column("dur_ns")) - _sum(t.column("same"))
+    keys = t.select(["display_name", "dur_ns", "same", ROW])
     ordered = keys.take(pc.sort_indices(keys, [("display_name", "ascending"), ("dur_ns", "ascending")]))
     ordered = ordered.append_column("pos", pa.array(range(t.num_rows), pa.int64()))
     groups = ordered.group_by("display_name", use_threads=False).aggregate(
-        [("dur_ns", "sum"), ("dur_ns", "count"), ("dur_ns", "max"), (ROW, "min"), ("pos", "min")])
-    names, times, counts, maxes, firsts, starts = (groups.column(c).to_pylist() for c in (
-        "display_name", "dur_ns_sum", "dur_ns_count", "dur_ns_max", f"{ROW}_min", "pos_min"))
+        [("dur_ns", "sum"), ("dur_ns", "count"), ("dur_ns", "max"), ("same", "sum"), (ROW, "min"), ("pos", "min")])
+    names, times, counts, maxes, sames, firsts, starts = (groups.column(c).to_pylist() for c in (
+        "display_name", "dur_ns_sum", "dur_ns_count", "dur_ns_max", "same_sum", f"{ROW}_min", "pos_min"))
     # each name's durations are one ascending run of `ordered`, starting at pos_min
     p50 = ordered.column("dur_ns").take(pa.array([s + _percentile_index(n, 0.5) for s, n in zip(starts, counts)],
                                                  pa.int64())).to_pylist()
@@ -120,7 +130,7 @@ def kernel_rows(kernels: Kernels) -> list[dict]:
             "name": name,
             "family": family[j],
             "time_ns": time_ns,
-            "share": time_ns / total if total else 0.0,
+            "share": (time_ns - sames[j]) / total if total else 0.0,
             "launches": counts[j],
             "mean_ns": time_ns // counts[j],
             "p50_ns": p50[j],
@@ -128,11 +138,12 @@ def kernel_rows(kernels: Kernels) -> list[dict]:
             "site": top[0]["site"] if top else None,
             "sites": top,
             "cpu_op": ops[name][0][0] if name in ops else None,
+            "same_stream_overlap_ns": sames[j],
         })
-    rows.sort(key=lambda r: (-r["time_ns"], r["name"]))
+    rows.sort(key=lambda r: (r["same_stream_overlap_ns"] - r["time_ns"], r["name"]))
     cumulative = 0
     for r in rows:
-        cumulative += r["time_ns"]
+        cumulative += r["time_ns"] - r["same_stream_overlap_ns"]
         r["cumulative_share"] = cumulative / total if total else 0.0
     return rows
 
@@ -152,13 +163,15 @@ def apply_cutoff(rows: list[dict], cutoff_pct: float) -> tuple[list[dict], dict]
 
 @without_gc
 def family_summary(kernels: Kernels) -> list[dict]:
-    """Time, share and count per family, largest first."""
-    t = as_table(kernels, ["family", "dur_ns"])
-    total = _sum(t.column("dur_ns"))
-    g = t.group_by("family", use_threads=False).aggregate([("dur_ns", "sum"), ("dur_ns", "count")])
-    rows = [{"family": f, "time_ns": tm, "share": tm / total if total else 0.0, "launches": n}
-            for f, tm, n in zip(*(g.column(c).to_pylist() for c in ("family", "dur_ns_sum", "dur_ns_count")))]
-    return sorted(rows, key=lambda r: (-r["time_ns"], r["family"]))
+    """Time, share (net of same-stream overlap, as the kernel rows) and count per family, largest first."""
+    t = _with_overlap(kernels, ["family", "dur_ns"])
+    total = _sum(t.column("dur_ns")) - _sum(t.column("same"))
+    g = t.group_by("family", use_threads=False).aggregate([("dur_ns", "sum"), ("dur_ns", "count"), ("same", "sum")])
+    rows = [{"family": f, "time_ns": tm, "share": (tm - same) / total if total else 0.0, "launches": n,
+             "same_stream_overlap_ns": same}
+            for f, tm, n, same in zip(*(g.column(c).to_pylist()
+                                        for c in ("family", "dur_ns_sum", "dur_ns_count", "same_sum")))]
+    return sorted(rows, key=lambda r: (r["same_stream_overlap_ns"] - r["time_ns"], r["family"]))
 
 
 @without_gc

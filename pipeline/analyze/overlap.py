@@ -47,6 +47,27 @@ def category_sets(cfg: dict) -> tuple[list[str], dict[str, int], int]:
     return names, fam_to_cat, names.index(cats["default"])
 
 
+MEMORY_KINDS = ("memcpy", "memset")
+
+
+def hta_categories(kinds: Sequence[str], families: Sequence[str], names: Sequence[str], cat_names: list[str],
+                   cfg: dict) -> list[int]:
+    """Category index per activity by HolisticTraceAnalysis's rule: memcpy/memset activities are
+    memory, kernels of the communication families are communication, every other kernel is
+    computation — whatever its family (a copy or fill *kernel* is computation)."""
+    comm = set(cfg["categories"].get("communication", []))
+    compute = cat_names.index(cfg["categories"]["default"])
+    memory, communication = (cat_names.index(c) if c in cat_names else compute for c in ("memory", "communication"))
+    return [memory if k in MEMORY_KINDS else communication if f in comm else compute
+            for k, f in zip(_kinds(kinds, names), families)]
+
+
+def _kinds(kinds: Sequence[str | None], names: Sequence[str]) -> list[str]:
+    """The records' kinds; a record without one is a memcpy/memset when its name says so (Kineto's names)."""
+    return [k or ("memcpy" if n.startswith("Memcpy") else "memset" if n.startswith("Memset") else "kernel")
+            for k, n in zip(kinds, names)]
+
+
 # ---------------------------------------------------------------- input columns
 
 
@@ -55,6 +76,7 @@ class _Cols:
     """Kernel columns, times relative to the first kernel start (`t0`)."""
 
     name: list[str]
+    kind: list[str | None]
     row_key: list[str]
     family: list[str]
     ts: list[int]
@@ -67,7 +89,7 @@ class _Cols:
     devices: int
 
 
-_INPUT = ("name", "display_name", "family", "ts_ns", "dur_ns", "launch_ts_ns", "device", "stream", "site")
+_INPUT = ("name", "display_name", "family", "ts_ns", "dur_ns", "launch_ts_ns", "device", "stream", "site", "kind")
 
 
 def _input_lists(kernels: Any) -> list[Sequence]:
@@ -79,7 +101,7 @@ def _input_lists(kernels: Any) -> list[Sequence]:
 
 
 def _columns(kernels: Any) -> _Cols:
-    name, disp, fam, ts, dur, launch, device, stream, site = _input_lists(kernels)
+    name, disp, fam, ts, dur, launch, device, stream, site, kind = _input_lists(kernels)
     t0 = min(ts) if ts else 0
     keys = set(zip(device, stream))
     sid = {k: i for i, k in enumerate(sorted(keys, key=lambda k: (str(k[0]), str(k[1]))))}
@@ -87,6 +109,7 @@ def _columns(kernels: Any) -> _Cols:
     rel = [t - t0 for t in ts]
     return _Cols(
         name=list(name),
+        kind=list(kind),
         row_key=[d or n for d, n in zip(disp, name)],
         family=[f or "other" for f in fam],
         ts=rel,
@@ -103,11 +126,11 @@ def _columns(kernels: Any) -> _Cols:
 # ---------------------------------------------------------------- the sweep
 
 def _sweep(c: _Cols, cat: list[int], ncat: int, dep: DepRule, launch_starts: list[int] | None,
-           max_launch_gap: int) -> Sweep:
+           max_launch_gap: int, mask_cat: list[int]) -> Sweep:
     """A `Sweep` over `c` (call ``.run()``)."""
     sfile_of = {s: dep.site_file(s) for s in set(c.site)}
     return Sweep(c.ts, c.end, c.stream, cat, ncat, c.launch, c.family, [sfile_of[s] for s in c.site], dep,
-                 launch_starts, max_launch_gap)
+                 launch_starts, max_launch_gap, mask_cat=mask_cat)
 
 
 # ---------------------------------------------------------------- rows
@@ -254,32 +277,43 @@ def _hidden_fields(hidden_by: list[int], cat_names: list[str]) -> dict:
     }
 
 
+def judged(time: int, same_stream: int, exposed: int, launch_gap: int, busy: int, window: int, family: str,
+           risk: str, cfg: dict) -> dict:
+    """``share``, ``hidden_ns`` and the `judgement` of a row, all on its own time: its records'
+    time less the part that lay under an earlier kernel of its stream (PDL), which is neither its
+    own work nor hidden by another stream."""
+    own = time - same_stream
+    share = own / busy if busy else 0.0
+    hidden = own - exposed
+    return {"share": share, "hidden_ns": hidden,
+            **judgement(own, hidden, exposed, launch_gap, share, window, family, risk, cfg)}
+
+
 def _row(a: _Acc, cat_names: list[str], busy: int, window: int, cfg: dict) -> dict:
     family = _top(a.fam_time) or "other"
-    hidden = a.time - a.exposed
-    share = a.time / busy if busy else 0.0
     risk = dep_risk_of(a.risk_time)
+    j = judged(a.time, a.clipped, a.exposed, a.launch_gap, busy, window, family, risk, cfg)
     return {
         "name": a.name,
         "family": family,
         "site": _top(a.site_time),
         "time_ns": a.time,
         "count": a.count,
-        "share": share,
+        "share": j.pop("share"),
         "exposed_ns": a.exposed,
-        "hidden_ns": hidden,
-        "hidden_same_stream_ns": a.clipped,
+        "hidden_ns": j.pop("hidden_ns"),
+        "same_stream_overlap_ns": a.clipped,
         **_hidden_fields(a.hidden_by, cat_names),
         "launch_gap_ns": a.launch_gap,
         "dep_risk": risk,
-        **judgement(a.time, hidden, a.exposed, a.launch_gap, share, window, family, risk, cfg),
+        **j,
     }
 
 
 def family_rows(rows: list[dict], cat_names: list[str], busy: int) -> list[dict]:
-    """Per-family sums of the row tallies, largest first."""
+    """Per-family sums of the row tallies, largest first (share of busy on the rows' own time)."""
     fams: dict[str, dict] = {}
-    keys = ("time_ns", "count", "exposed_ns", "hidden_ns", "hidden_same_stream_ns", "launch_gap_ns")
+    keys = ("time_ns", "count", "exposed_ns", "hidden_ns", "same_stream_overlap_ns", "launch_gap_ns")
     for r in rows:
         f = fams.setdefault(r["family"], {"family": r["family"], "names": 0, **{k: 0 for k in keys},
                                           "hidden_by": {c: 0 for c in cat_names}})
@@ -291,7 +325,8 @@ def family_rows(rows: list[dict], cat_names: list[str], busy: int) -> list[dict]
     out = []
     for f in sorted(fams.values(), key=lambda f: -f["time_ns"]):
         by = f.pop("hidden_by")
-        out.append({**f, "share": f["time_ns"] / busy if busy else 0.0, **_hidden_fields(list(by.values()), cat_names)})
+        own = f["time_ns"] - f["same_stream_overlap_ns"]
+        out.append({**f, "share": own / busy if busy else 0.0, **_hidden_fields(list(by.values()), cat_names)})
     return out
 
 
@@ -304,7 +339,7 @@ def _notes(c: _Cols, streams: int, launch_known: bool) -> str | None:
         notes.append("no kernels in this stage")
     elif streams == 1:
         notes.append("single stream: every kernel is exposed and the multi-stream fields are 0 "
-                     "(overlap needs a second stream; same-stream overlap is under anomalies)")
+                     "(overlap needs a second stream)")
     if c.devices > 1:
         notes.append(f"kernels from {c.devices} devices: streams keyed by (device, stream); pass one device per call")
     if c.ts and not launch_known:
@@ -318,6 +353,22 @@ def _category_overlap(by_mask: list[int], cat_names: list[str]) -> dict[str, int
         if mask and ns:
             out["+".join(n for j, n in enumerate(cat_names) if mask >> j & 1)] = ns
     return out
+
+
+def same_stream_figures(c: _Cols, clipped: list[int]) -> dict:
+    """Stage figures of same-stream overlap: PDL-shaped (the record outlasts what it started under)
+    and contained (it does not: an anomaly), from the sweep's clipped time per kernel."""
+    pdl = contained = pdl_ns = contained_ns = 0
+    for ts, end, cut in zip(c.ts, c.end, clipped):
+        if cut <= 0:
+            continue
+        if cut < end - ts:
+            pdl, pdl_ns = pdl + 1, pdl_ns + cut
+        else:
+            contained, contained_ns = contained + 1, contained_ns + cut
+    return {"pdl_overlaps": pdl, "pdl_overlap_ns": pdl_ns,
+            "anomalies": {"same_stream_contained": contained, "same_stream_contained_ns": contained_ns,
+                          "bad_durations": c.bad_durations}}
 
 
 def _hta_view(cat_overlap: dict[str, int], busy: int, idle: int, window: int) -> dict:
@@ -345,15 +396,16 @@ def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config:
     cat_names, fam_to_cat, default_cat = category_sets(cfg)
     c = _columns(kernels)
     cat = [fam_to_cat.get(f, default_cat) for f in c.family]
+    hta_cat = hta_categories(c.kind, c.family, c.name, cat_names, cfg)
     launch_starts = sorted(l["ts_ns"] - c.t0 for l in launches) if launches else None
     sw = _sweep(c, cat, len(cat_names), DepRule.from_cfg(cfg["dep"]), launch_starts,
-                int(cfg["launch"]["max_gap_ns"])).run()
+                int(cfg["launch"]["max_gap_ns"]), hta_cat).run()
     streams = len(set(c.stream))
     window = max(c.end, default=0)
     idle = window - sw.busy
     rows = [_row(a, cat_names, sw.busy, window, cfg) for a in _accumulate(c, sw, len(cat_names))]
     rows.sort(key=lambda r: (r["priority"], -r["gain_ns"], -r["time_ns"], r["name"]))
-    cat_overlap = _category_overlap(sw.by_mask, cat_names)
+    cat_overlap = _category_overlap(sw.mask_by_mask, cat_names)
     launch_known = launch_starts is not None or any(x is not None for x in c.launch)
     return {
         "window_start_ns": c.t0,
@@ -368,12 +420,9 @@ def analyze_overlap(kernels: Any, *, launches: list[dict] | None = None, config:
         "streams": streams,
         "kernels": len(c.ts),
         "category_overlap": cat_overlap,
+        "family_category_overlap": _category_overlap(sw.by_mask, cat_names),
         "hta": _hta_view(cat_overlap, sw.busy, idle, window),
-        "anomalies": {
-            "same_stream_overlaps": sw.clipped_count,
-            "same_stream_overlap_ns": sum(sw.clipped),
-            "bad_durations": c.bad_durations,
-        },
+        **same_stream_figures(c, sw.clipped),
         "note": _notes(c, streams, launch_known),
         "rows": rows,
         "families": family_rows(rows, cat_names, sw.busy),

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from pipeline.analyze.kernel_table import timeline_scope
-from pipeline.analyze.overlap import analyze_overlap, category_sets, dep_risk_of, family_rows, judgement, load_config
+from pipeline.analyze.overlap import analyze_overlap, category_sets, dep_risk_of, family_rows, judged, load_config
 from pipeline.analyze.protocol import StagePart
 
-SUMMED = ("time_ns", "count", "exposed_ns", "hidden_ns", "hidden_same_stream_ns", "hidden_by_compute_ns",
+SUMMED = ("time_ns", "count", "exposed_ns", "hidden_ns", "same_stream_overlap_ns", "hidden_by_compute_ns",
           "hidden_by_comm_ns", "hidden_by_memory_ns", "launch_gap_ns")
+STAGE_SUMS = ("busy_ns", "idle_ns", "multi_stream_ns", "pdl_overlaps", "pdl_overlap_ns")
 
 
 def _top(weights: dict) -> str | None:
@@ -40,13 +41,12 @@ def merge_rows(rows: list[dict], busy: int, window: int, cfg: dict) -> dict:
         risk_time[("low", "medium", "high").index(r["dep_risk"])] += r["time_ns"]
     family = _top(fam) or "other"
     dep_risk = dep_risk_of(risk_time)
-    share = sums["time_ns"] / busy if busy else 0.0
     out = dict(first)  # keeps the key order of the single-rank rows (and any field added there)
     out.pop("rank_skew", None)  # a rank's own verdict; the merged row is judged again (collectives)
-    out.update(sums, family=family, site=_top(site), share=share,
+    out.update(sums, family=family, site=_top(site),
                hidden_by={c: hidden_by[c] for c in first["hidden_by"]}, dep_risk=dep_risk,
-               **judgement(sums["time_ns"], sums["hidden_ns"], sums["exposed_ns"], sums["launch_gap_ns"], share,
-                           window, family, dep_risk, cfg))
+               **judged(sums["time_ns"], sums["same_stream_overlap_ns"], sums["exposed_ns"], sums["launch_gap_ns"],
+                        busy, window, family, dep_risk, cfg))
     return out
 
 
@@ -65,33 +65,39 @@ def _notes(notes: dict, scope: str) -> str:
 class OverlapTable:
     """Stage fields ``overlap`` (every row, priority order; the table limit applies on read),
     ``overlap_families``, ``busy_ns``, ``idle_ns``, ``launch_bound_ns``, ``multi_stream_ns``,
-    ``category_overlap`` and ``overlap_note``."""
+    ``pdl_overlaps``, ``pdl_overlap_ns``, ``category_overlap`` (HTA's rule),
+    ``family_category_overlap``, ``anomalies`` and ``overlap_note``."""
 
     name = "overlap"
 
     def run(self, part: StagePart, done: dict) -> dict:
         o = analyze_overlap(part.table, launches=None)
-        summary = done["summary"]
-        return {"overlap": o.get("rows", []), "overlap_families": o.get("families", []),
-                "busy_ns": o.get("busy_ns", summary["busy_ns"]), "idle_ns": o.get("idle_ns", summary["idle_ns"]),
-                "launch_bound_ns": o.get("launch_bound_ns"), "multi_stream_ns": o.get("multi_stream_ns", 0),
-                "category_overlap": o.get("category_overlap", {}), "overlap_note": o.get("note")}
+        return {"overlap": o["rows"], "overlap_families": o["families"],
+                "busy_ns": o["busy_ns"], "idle_ns": o["idle_ns"],
+                "launch_bound_ns": o["launch_bound_ns"], "multi_stream_ns": o["multi_stream_ns"],
+                "pdl_overlaps": o["pdl_overlaps"], "pdl_overlap_ns": o["pdl_overlap_ns"],
+                "category_overlap": o["category_overlap"], "family_category_overlap": o["family_category_overlap"],
+                "anomalies": o["anomalies"], "overlap_note": o["note"]}
 
     def combine(self, parts: dict, whole: StagePart, done: dict) -> dict:
         cfg = load_config()
-        busy = sum(p["busy_ns"] for p in parts.values())
+        sums = {k: sum(p[k] for p in parts.values()) for k in STAGE_SUMS}
         named: dict[str, list[dict]] = defaultdict(list)
         category: Counter = Counter()
+        by_family: Counter = Counter()
+        anomalies: Counter = Counter()
         for p in parts.values():
             for row in p["overlap"]:
                 named[row["name"]].append(row)
             category.update(p["category_overlap"])
-        rows = [merge_rows(rs, busy, done["summary"]["window_ns"], cfg) for rs in named.values()]
+            by_family.update(p["family_category_overlap"])
+            anomalies.update(p["anomalies"])
+        rows = [merge_rows(rs, sums["busy_ns"], done["summary"]["window_ns"], cfg) for rs in named.values()]
         rows.sort(key=lambda r: (r["priority"], -r["gain_ns"], -r["time_ns"], r["name"]))
         scope = timeline_scope(whole.ranks, whole.unranked)
-        return {"overlap": rows, "overlap_families": family_rows(rows, category_sets(cfg)[0], busy),
-                "busy_ns": busy, "idle_ns": sum(p["idle_ns"] for p in parts.values()),
-                "launch_bound_ns": sum(p["launch_bound_ns"] or 0 for p in parts.values()),
-                "multi_stream_ns": sum(p["multi_stream_ns"] for p in parts.values()),
-                "category_overlap": dict(category),  # category sets in the order the ranks first show them
+        return {"overlap": rows, "overlap_families": family_rows(rows, category_sets(cfg)[0], sums["busy_ns"]),
+                **sums, "launch_bound_ns": sum(p["launch_bound_ns"] or 0 for p in parts.values()),
+                # category sets in the order the ranks first show them
+                "category_overlap": dict(category), "family_category_overlap": dict(by_family),
+                "anomalies": {k: anomalies[k] for k in next(iter(parts.values()))["anomalies"]},
                 "overlap_note": _notes({r: p["overlap_note"] for r, p in parts.items()}, scope)}

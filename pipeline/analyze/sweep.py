@@ -54,21 +54,25 @@ class DepRule:
 class Sweep:
     """Stage tallies and per-kernel exposure of kernels given as parallel lists (times relative, ns).
 
-    After `run`: ``busy, single, multi, by_mask, launch_bound, long_idle, longest_gap,
+    After `run`: ``busy, single, multi, by_mask, mask_by_mask, launch_bound, long_idle, longest_gap,
     clipped_count`` (stage); ``clipped, launch_gap, risk`` (per kernel, Python sequences);
-    ``exposed`` and ``hidden[j]`` per category j (per kernel, Arrow int64 arrays).
+    ``exposed`` and ``hidden[j]`` per category j (per kernel, Arrow int64 arrays). ``by_mask`` is
+    the time per set of running categories by `cat`; ``mask_by_mask`` the same by `mask_cat`
+    (another assignment of the same categories; `cat` when not given).
     """
 
     def __init__(self, ts: list[int], end: list[int], stream: list[int], cat: list[int], ncat: int,
                  launch: list[int | None], family: list[str], site_file: list[str | None], dep: DepRule,
-                 launch_starts: list[int] | None, max_launch_gap: int):
+                 launch_starts: list[int] | None, max_launch_gap: int, mask_cat: list[int] | None = None):
         self.ts, self.end, self.stream, self.cat, self.ncat = ts, end, stream, cat, ncat
+        self.mask_cat = mask_cat
         self.launch, self.family, self.site_file, self.dep = launch, family, site_file, dep
         self.launch_starts, self.max_launch_gap = launch_starts, max_launch_gap
         n = len(ts)
         self.busy = self.single = self.multi = self.launch_bound = self.clipped_count = 0
         self.long_idle = self.longest_gap = 0
         self.by_mask = [0] * (1 << ncat)
+        self.mask_by_mask = self.by_mask
         self.clipped, self.launch_gap = [0] * n, [0] * n
         self.risk = bytearray(n)
         self.exposed = pa.array([0] * n, pa.int64())
@@ -245,19 +249,30 @@ class Sweep:
         self.exposed = over_kernels(alone)
         cats = pa.array(self.cat, pa.int64())
         kind = cats.take(kernel)
-        mask = pc.multiply(step, 0)
         hidden = []
         for j in range(self.ncat):
             count = pc.cumulative_sum(pc.if_else(pc.equal(kind, j), step, 0))  # running kernels of category j
-            mask = pc.add(mask, pc.if_else(pc.greater(count, 0), 1 << j, 0))
             beside = over_kernels(pc.greater(count, 0))  # a kernel of category j ran beside
             beside_own = over_kernels(pc.greater(count, 1))  # ... for a kernel of category j itself
             hidden.append(pc.if_else(pc.equal(cats, j), beside_own, beside))
         self.hidden = hidden
+        self.by_mask = self._by_mask(kind, step, seg)
+        self.mask_by_mask = self.by_mask if self.mask_cat is None else self._by_mask(
+            pa.array(self.mask_cat, pa.int64()).take(kernel), step, seg)
+
+    def _by_mask(self, kind: pa.Array, step: pa.Array, seg: pa.Array) -> list[int]:
+        """Time per set of running categories (bit j: a kernel of category j runs), from each
+        point's category (`kind`), its +1/−1 `step` and the segment after it."""
+        mask = pc.multiply(step, 0)
+        for j in range(self.ncat):
+            count = pc.cumulative_sum(pc.if_else(pc.equal(kind, j), step, 0))  # running kernels of category j
+            mask = pc.add(mask, pc.if_else(pc.greater(count, 0), 1 << j, 0))
+        out = [0] * (1 << self.ncat)
         by_mask = pa.table({"mask": mask, "seg": seg}).group_by("mask").aggregate([("seg", "sum")])
         for value, total in zip(by_mask.column("mask").to_pylist(), by_mask.column("seg_sum").to_pylist()):
             if value:
-                self.by_mask[value] = total
+                out[value] = total
+        return out
 
 
 def _int64(values: array) -> pa.Array:

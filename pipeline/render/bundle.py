@@ -7,7 +7,7 @@ is named with the command that builds it (`NotAnalyzed`), never analysed here.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import duckdb
@@ -48,27 +48,38 @@ def _roots(conn: duckdb.DuckDBPyConnection, only: list[str] | None = None) -> di
     return out
 
 
-def _family_shares(report: dict) -> dict[str, dict[str, float]]:
-    return {s["stage"]: {f["family"]: f["share"] for f in s["families"]} for s in report.get("stages", [])}
+def _family_times(report: dict) -> dict[str, dict[str, int]]:
+    """stage → family → kernel time net of same-stream overlap (what the family shares are of)."""
+    return {s["stage"]: {f["family"]: f["time_ns"] - f.get("same_stream_overlap_ns", 0) for f in s["families"]}
+            for s in report.get("stages", [])}
 
 
 def cross_framework(reports_by_fw: dict[str, list[dict]]) -> list[dict]:
-    """Per stage, family shares side by side per framework, with the largest differences called out."""
-    shares: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)  # stage → framework → family → share
+    """Per stage, family shares side by side per framework, with the largest differences called out.
+
+    Every stage any framework has is listed; a framework's figures pool all of its roots that have
+    the stage (family time summed over the roots, share of their summed kernel time)."""
+    times: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))  # stage → fw → family → ns
+    roots: dict[str, Counter] = defaultdict(Counter)  # stage → fw → roots pooled
     for fw, reports in reports_by_fw.items():
-        for rep in reports[:1]:  # the first root of each framework represents it
-            for stage, fams in _family_shares(rep).items():
-                shares[stage][fw] = fams
+        for rep in reports:
+            for stage, fams in _family_times(rep).items():
+                times[stage][fw].update(fams)
+                roots[stage][fw] += 1
     out = []
-    for stage, per_fw in sorted(shares.items()):
+    for stage, per_fw in sorted(times.items()):
         frameworks = sorted(per_fw, key=framework_rank)
+        totals = {fw: sum(per_fw[fw].values()) for fw in frameworks}
+        shares = {fw: {fam: t / totals[fw] if totals[fw] else 0.0 for fam, t in per_fw[fw].items()}
+                  for fw in frameworks}
         families = sorted({f for fams in per_fw.values() for f in fams})
-        rows = [{"family": fam, "shares": [per_fw[fw].get(fam, 0.0) for fw in frameworks]} for fam in families]
+        rows = [{"family": fam, "shares": [shares[fw].get(fam, 0.0) for fw in frameworks]} for fam in families]
         for r in rows:
             r["spread"] = max(r["shares"]) - min(r["shares"])
         rows.sort(key=lambda r: (-max(r["shares"]), r["family"]))
         diffs = sorted(rows, key=lambda r: -r["spread"])[:CROSS_TOP_DIFFS] if len(frameworks) > 1 else []
         out.append({"stage": stage, "frameworks": [FRAMEWORK_NAMES.get(f, f) for f in frameworks],
+                    "roots": [roots[stage][f] for f in frameworks],
                     "rows": rows, "differences": [d for d in diffs if d["spread"] > 0]})
     return out
 

@@ -1,4 +1,10 @@
-"""Render reports to markdown with jinja2 templates (`templates/`, StrictUndefined)."""
+"""Render reports to markdown with jinja2 templates (`templates/`, StrictUndefined).
+
+Identifiers (kernel names, sites, CPU ops, paths) go into code spans (`code`), which show them
+literally without backslashes; our own prose goes through `md`, which escapes only what would
+change the rendering. Long names keep head and tail (`short`); each stage lists the names it
+shortened in full (`long_names`).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +13,70 @@ from functools import lru_cache
 
 import jinja2
 
+from pipeline.analyze.overlap import load_config
 from pipeline.paths import TEMPLATES_DIR
-from pipeline.report.headline import fmt_ns, pct
+from pipeline.report.headline import fmt_ns, headline, pct
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+# backslash, backtick, brackets, angle brackets, pipe; `_` and `*` unless inside a word (where
+# CommonMark never reads them as emphasis: `matmul_ogs` stays as it is)
+_MD_SPECIAL = re.compile(r"([\\`\[\]<>|]|(?<![A-Za-z0-9])[_*]|[_*](?![A-Za-z0-9]))")
+_TICKS = re.compile(r"`+")
+NAME_WIDTH = 90  # kernel names in the stage tables
+PART_WIDTH = 60  # kernel names inside a launch-group chain or a fusion's evidence
+
+
+def _one_line(value: object) -> str:
+    return str(value).replace("\r", " ").replace("\n", " ")
 
 
 def md(value: object) -> str:
-    """Escape text so markdown shows it literally (tables stay intact)."""
+    """Prose as literal markdown: escapes the characters that would start emphasis, code, links,
+    HTML or a table cell."""
+    return "–" if value is None else _MD_SPECIAL.sub(r"\\\1", _one_line(value))
+
+
+def short(value: object, limit: int = NAME_WIDTH) -> str:
+    """At most `limit` characters: the head, an ellipsis and the tail (the full name is in the
+    stage's name index and the JSON)."""
+    text = "–" if value is None else _one_line(value)
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 3
+    return text[: limit - 1 - tail] + "…" + text[len(text) - tail:]
+
+
+def code(value: object, limit: int | None = None) -> str:
+    """A code span (shortened to `limit`): a fence longer than any backtick run inside, padded
+    when the text starts or ends with a backtick; ``|`` escaped so table cells stay intact."""
     if value is None:
         return "–"
-    text = str(value).replace("\r", " ").replace("\n", " ")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = short(value, limit) if limit else _one_line(value)
+    fence = "`" * (max((len(m) for m in _TICKS.findall(text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
-def short(value: object, limit: int = 90) -> str:
-    """Truncate long names with an ellipsis (the full name stays in the JSON)."""
-    text = "–" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def headline_md(stage: dict, label: str | None = None) -> str:
+    """The stage's headline with its names and sites in code spans (`label`: a layer-wise table's
+    step or stage label, as `pipeline.report.read` words its plain headline)."""
+    if label is not None:
+        stage = {**stage, "stage": label, "alignment": None}
+    return headline(stage, name=lambda s: code(s, NAME_WIDTH))
+
+
+def long_names(stage: dict) -> list[str]:
+    """Every kernel name the stage's tables shorten, in full, sorted."""
+    names = {r["name"] for r in stage.get("kernels", [])} | {r["name"] for r in stage.get("overlap", [])}
+    names |= {k for g in stage.get("launch_groups", [])[:20] for k in g["kernels"]}
+    names |= {e for f in stage.get("fusions", []) for e in f["evidence"][:3]}
+    return sorted(n for n in names if len(n) > PART_WIDTH)
+
+
+@lru_cache(maxsize=1)
+def overlap_rules() -> dict:
+    """The verdict, priority and dependency thresholds the overlap table's legend states."""
+    cfg = load_config()
+    return {"verdict": cfg["verdict"], "priority": cfg["priority"], "dep": cfg["dep"]}
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +90,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md, ns=fmt_ns, pct=pct, short=short)
+    env.filters.update(md=md, ns=fmt_ns, pct=pct, short=short, code=code, headline_md=headline_md,
+                       long_names=long_names)
+    env.globals.update(overlap_rules=overlap_rules, name_width=NAME_WIDTH, part_width=PART_WIDTH)
     return env
 
 

@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS report_stages (
     category_overlap JSON,
     overlap_note     TEXT,
     steps            BIGINT,
+    pdl_overlaps     BIGINT,
+    pdl_overlap_ns   BIGINT,
+    family_category_overlap JSON,
+    anomalies        JSON,
     roofline         JSON,
     collective_matching JSON,
     host_bound       JSON
@@ -38,9 +42,13 @@ COMMENT ON COLUMN report_stages.busy_ns IS 'union of kernel intervals on any str
 COMMENT ON COLUMN report_stages.idle_ns IS 'window minus busy (ns)';
 COMMENT ON COLUMN report_stages.launch_bound_ns IS 'idle time while the next kernel was not yet launched (ns)';
 COMMENT ON COLUMN report_stages.multi_stream_ns IS 'time with two or more streams active (ns)';
-COMMENT ON COLUMN report_stages.category_overlap IS 'ns per set of concurrently active coarse categories';
+COMMENT ON COLUMN report_stages.category_overlap IS 'ns per set of concurrently active categories by HolisticTraceAnalysis''s rule (memory = memcpy/memset activities, communication = communication kernels, every other kernel compute)';
 COMMENT ON COLUMN report_stages.overlap_note IS 'why the overlap figures are what they are (e.g. a single stream)';
 COMMENT ON COLUMN report_stages.steps IS 'step annotations holding kernels';
+COMMENT ON COLUMN report_stages.pdl_overlaps IS 'kernels that started while an earlier kernel of their stream still ran and outlasted it (programmatic dependent launch)';
+COMMENT ON COLUMN report_stages.pdl_overlap_ns IS 'summed time those kernels ran under their same-stream predecessor (ns): in kernel_time_ns, left out of every share and verdict';
+COMMENT ON COLUMN report_stages.family_category_overlap IS 'ns per set of concurrently active coarse categories by kernel family (copy/fill kernels count as memory)';
+COMMENT ON COLUMN report_stages.anomalies IS 'same_stream_contained (kernels lying wholly under an earlier kernel of their stream: not PDL), same_stream_contained_ns, bad_durations (null or negative durations)';
 COMMENT ON COLUMN report_stages.roofline IS 'speed of light of the stage: FLOPs, bytes, MFU, MBU, top rows by recoverable time (docs/roofline.md)';
 COMMENT ON COLUMN report_stages.collective_matching IS 'how collectives were matched across ranks and whether their clocks line up (NULL: one rank)';
 COMMENT ON COLUMN report_stages.host_bound IS 'host-bound ceiling: the largest share of the stage''s wall time GPU-side savings could recover (docs/collectives.md)';

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS report_kernels (
     cpu_op           TEXT,
     cumulative_share DOUBLE,
     rank_time_ns     JSON,
+    same_stream_overlap_ns BIGINT,
     modelled_ns      BIGINT,
     flops            BIGINT,
     bytes            BIGINT,
@@ -37,7 +38,7 @@ COMMENT ON COLUMN report_kernels.pos IS 'position of the row in the stage''s tab
 COMMENT ON COLUMN report_kernels.name IS 'display name (parameters dropped)';
 COMMENT ON COLUMN report_kernels.family IS 'kernel family';
 COMMENT ON COLUMN report_kernels.time_ns IS 'summed duration in the stage (ns)';
-COMMENT ON COLUMN report_kernels.share IS 'time_ns / the stage''s kernel time';
+COMMENT ON COLUMN report_kernels.share IS '(time_ns - same_stream_overlap_ns) / (the stage''s kernel time - its same-stream overlap)';
 COMMENT ON COLUMN report_kernels.launches IS 'number of activities';
 COMMENT ON COLUMN report_kernels.mean_ns IS 'time_ns / launches, floored';
 COMMENT ON COLUMN report_kernels.p50_ns IS 'median duration';
@@ -46,6 +47,7 @@ COMMENT ON COLUMN report_kernels.site IS 'the site holding most of the time (or 
 COMMENT ON COLUMN report_kernels.sites IS 'top sites: [{site, share}]';
 COMMENT ON COLUMN report_kernels.cpu_op IS 'the CPU op holding most of the time';
 COMMENT ON COLUMN report_kernels.cumulative_share IS 'share of this row and every row above it';
+COMMENT ON COLUMN report_kernels.same_stream_overlap_ns IS 'part of time_ns that lay under an earlier kernel of the same stream (PDL early start; ns)';
 COMMENT ON COLUMN report_kernels.rank_time_ns IS 'optional: view all of a multi-rank root: {rank: time_ns on that rank}';
 COMMENT ON COLUMN report_kernels.modelled_ns IS 'time of the row''s kernels that have a cost model (docs/roofline.md)';
 COMMENT ON COLUMN report_kernels.flops IS 'FLOPs of the modelled kernels (NULL: none modelled)';

@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS report_overlap (
     share                 DOUBLE,
     exposed_ns            BIGINT,
     hidden_ns             BIGINT,
-    hidden_same_stream_ns BIGINT,
+    same_stream_overlap_ns BIGINT,
     hidden_by_compute_ns  BIGINT,
     hidden_by_comm_ns     BIGINT,
     hidden_by_memory_ns   BIGINT,
@@ -37,10 +37,10 @@ COMMENT ON COLUMN report_overlap.family IS 'kernel family (the one holding most 
 COMMENT ON COLUMN report_overlap.site IS 'site holding most of the time';
 COMMENT ON COLUMN report_overlap.time_ns IS 'summed duration (ns)';
 COMMENT ON COLUMN report_overlap.count IS 'activities';
-COMMENT ON COLUMN report_overlap.share IS 'time_ns / the stage''s busy time';
+COMMENT ON COLUMN report_overlap.share IS '(time_ns - same_stream_overlap_ns) / the stage''s busy time';
 COMMENT ON COLUMN report_overlap.exposed_ns IS 'time no other stream was active (ns)';
-COMMENT ON COLUMN report_overlap.hidden_ns IS 'time another stream was active (ns)';
-COMMENT ON COLUMN report_overlap.hidden_same_stream_ns IS 'time overlapped by an earlier kernel of the same stream (ns)';
+COMMENT ON COLUMN report_overlap.hidden_ns IS 'time another stream was active (ns); exposed + hidden + same_stream_overlap = time';
+COMMENT ON COLUMN report_overlap.same_stream_overlap_ns IS 'time its records lay under an earlier kernel of the same stream (PDL early start; ns): neither exposed nor hidden';
 COMMENT ON COLUMN report_overlap.hidden_by_compute_ns IS 'hidden time while compute ran elsewhere (ns)';
 COMMENT ON COLUMN report_overlap.hidden_by_comm_ns IS 'hidden time while communication ran elsewhere (ns)';
 COMMENT ON COLUMN report_overlap.hidden_by_memory_ns IS 'hidden time while memory traffic ran elsewhere (ns)';

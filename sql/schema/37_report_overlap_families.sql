@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS report_overlap_families (
     count                 BIGINT,
     exposed_ns            BIGINT,
     hidden_ns             BIGINT,
-    hidden_same_stream_ns BIGINT,
+    same_stream_overlap_ns BIGINT,
     launch_gap_ns         BIGINT,
     share                 DOUBLE,
     hidden_by_compute_ns  BIGINT,
@@ -29,9 +29,9 @@ COMMENT ON COLUMN report_overlap_families.time_ns IS 'summed duration (ns)';
 COMMENT ON COLUMN report_overlap_families.count IS 'activities';
 COMMENT ON COLUMN report_overlap_families.exposed_ns IS 'exposed time (ns)';
 COMMENT ON COLUMN report_overlap_families.hidden_ns IS 'hidden time (ns)';
-COMMENT ON COLUMN report_overlap_families.hidden_same_stream_ns IS 'same-stream overlap (ns)';
+COMMENT ON COLUMN report_overlap_families.same_stream_overlap_ns IS 'same-stream (PDL) overlap (ns)';
 COMMENT ON COLUMN report_overlap_families.launch_gap_ns IS 'launch gaps (ns)';
-COMMENT ON COLUMN report_overlap_families.share IS 'of the stage''s busy time';
+COMMENT ON COLUMN report_overlap_families.share IS '(time_ns - same_stream_overlap_ns) / the stage''s busy time';
 COMMENT ON COLUMN report_overlap_families.hidden_by_compute_ns IS 'hidden by compute (ns)';
 COMMENT ON COLUMN report_overlap_families.hidden_by_comm_ns IS 'hidden by communication (ns)';
 COMMENT ON COLUMN report_overlap_families.hidden_by_memory_ns IS 'hidden by memory traffic (ns)';

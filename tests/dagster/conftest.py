@@ -21,10 +21,10 @@ SGLANG_BUNDLE = "sglang/Qwen3-8B"
 
 @pytest.fixture(autouse=True)
 def dagster_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    """Isolated DAGSTER_HOME (the repo's dagster.yaml template: telemetry off) and state dir."""
+    """Isolated DAGSTER_HOME (the repo's dagster.instance.yaml template: telemetry off) and state dir."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(REPO_ROOT / "dagster.instance.yaml", home / "dagster.yaml")
     state = tmp_path / "state"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_DISABLE_TELEMETRY", "yes")

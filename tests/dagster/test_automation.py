@@ -22,6 +22,7 @@ from pipeline.discover import discover
 from pipeline.paths import EXAMPLES_DIR
 from pipeline.render.bundle import bundle_key
 from tests.dagster.conftest import SGLANG_BUNDLE, SMALL_ROOT
+from dagster._core.utils import make_new_run_id
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # build_run_status_sensor_context(repository_def=…)
 
@@ -30,7 +31,8 @@ NIGHT = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.timezone.utc)
 
 def _sensor(instance: dg.DagsterInstance, data_root: Path, cursor: str | None = None):
     ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                  resources={"paths": TracePaths(data_root=str(data_root))})
+                                  resources={"paths": TracePaths(data_root=str(data_root)),
+                                             "warehouse": WarehouseResource()})
     return trace_root_sensor(ctx)
 
 
@@ -156,5 +158,60 @@ def test_bundles_rerender_after_an_ingest_run() -> None:
         assert isinstance(out, dg.SensorResult)
         bundle_runs = [r for r in out.run_requests if r.job_name == "bundle_job"]
         assert [r.partition_key for r in bundle_runs] == [SGLANG_BUNDLE]
-        assert bundle_runs[0].run_key == f"{result.dagster_run.run_id}:{SGLANG_BUNDLE}"
-        assert [r.job_name for r in out.run_requests if r.job_name != "bundle_job"] == ["index_job"]
+        generation = instance.fetch_materializations(triage_report.key, limit=1).records[0].storage_id
+        assert bundle_runs[0].run_key == f"bundle:{SGLANG_BUNDLE}@{generation}"
+        assert [r.run_key for r in out.run_requests if r.job_name != "bundle_job"] == [f"index@{generation}"]
+
+
+def _in_flight(instance: dg.DagsterInstance, root: str, bundle: str | None) -> None:
+    """A running per-root run of `root` (as the discovery sensor tags it when `bundle` is given)."""
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    tags = {"dagster/partition": root, **({TAG_BUNDLE: bundle} if bundle else {})}
+    instance.add_run(DagsterRun(job_name="ingest_job", run_id=make_new_run_id(), tags=tags,
+                                status=dg.DagsterRunStatus.STARTED))
+
+
+def test_bundles_after_ingest_coalesce_a_wave_of_ingest_runs() -> None:
+    """While another per-root run of the same model is in flight nothing is requested (the last run
+    of the wave requests the bundles); another model's run holds back only the index; evaluations
+    of the same reports give the same run keys, which Dagster runs once."""
+    resources = {"warehouse": WarehouseResource(), "paths": TracePaths(), "floors": QualityFloors()}
+    with dg.instance_for_test() as instance:
+        register_roots(instance, discover(EXAMPLES_DIR))
+        result = dg.materialize([raw_trace_files, kernel_facts, triage_report], partition_key=SMALL_ROOT,
+                                instance=instance, resources=resources)
+
+        def evaluate():
+            ctx = dg.build_run_status_sensor_context(
+                sensor_name=bundles_after_ingest.name, dagster_instance=instance, dagster_run=result.dagster_run,
+                dagster_event=result.get_run_success_event(), repository_def=defs.get_repository_def())
+            return bundles_after_ingest(ctx)
+
+        first, again = evaluate(), evaluate()
+        assert [r.run_key for r in first.run_requests] == [r.run_key for r in again.run_requests]
+        _in_flight(instance, "vllm/gpt-oss-120b-b200-tp8-eager-prefill-rank0", "vllm/gpt-oss-120b")
+        other_model = evaluate()
+        assert [r.job_name for r in other_model.run_requests] == ["bundle_job"]  # the index waits
+        _in_flight(instance, "sglang/qwen3-8b-mi300x-extend-eager-bs15", SGLANG_BUNDLE)
+        assert isinstance(evaluate(), dg.SkipReason)  # the extend root's run will request them
+
+
+def test_first_tick_skips_roots_the_warehouse_already_holds(dagster_env) -> None:
+    """`make ui` after `make demo`: the sensor has no cursor yet, but the warehouse holds the root
+    with the same fingerprint and a current report, so it is not ingested again."""
+    from pipeline.ingest import ingest_root
+    from pipeline.report.triage import analyze
+    from pipeline.store import Warehouse
+
+    roots = discover(EXAMPLES_DIR)
+    small = next(r for r in roots if r.key == SMALL_ROOT)
+    wh = Warehouse(dagster_env["warehouse"])
+    ingest_root(small, wh, dagster_env["state"] / "spool")
+    with wh.connect() as conn:
+        analyze(conn, SMALL_ROOT)
+    with dg.instance_for_test() as instance:
+        first = _sensor(instance, EXAMPLES_DIR)
+        requested = {r.partition_key for r in first.run_requests}
+        assert requested == {r.key for r in roots} - {SMALL_ROOT}
+        assert json.loads(first.cursor)[SMALL_ROOT] == small.fingerprint

@@ -72,3 +72,16 @@ def test_bundle_keys_split() -> None:
     assert bundle_parts("vllm/gpt-oss-20b") == ("vllm", "gpt-oss-20b")
     with pytest.raises(InvalidPartitionKey):
         bundle_parts("no-slash")
+
+
+def test_no_instance_file_where_dagster_dev_would_warn_about_it(tmp_path) -> None:
+    """`dagster dev` warns when the folder it starts in has a dagster.yaml / dagster.yml and
+    DAGSTER_HOME is elsewhere (dagster/_cli/dev.py); `make ui` starts it in the repository root.
+    The template lives under another name and becomes $DAGSTER_HOME/dagster.yaml."""
+    from assets.cli import TEMPLATE, ensure_dagster_home
+    from pipeline.paths import REPO_ROOT
+
+    assert not (REPO_ROOT / "dagster.yaml").exists() and not (REPO_ROOT / "dagster.yml").exists()
+    home = ensure_dagster_home(tmp_path / "home")
+    assert (home / "dagster.yaml").read_text() == TEMPLATE.read_text()
+    assert "telemetry" in TEMPLATE.read_text() and TEMPLATE.parent == REPO_ROOT
