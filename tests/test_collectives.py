@@ -255,9 +255,9 @@ def test_markdown_collectives_table(cases, capsys) -> None:
     assert main(["triage", "--input", str(root), "-q"]) == 0
     text = capsys.readouterr().out
     assert text.count("## Collectives across ranks") == 2
-    assert "| ncclDevKernel\\_AllReduce\\_Sum\\_bf16\\_RING\\_LL (allreduce) | process group 3 \\[0, 1, 2, 3\\] |" in text
-    assert "| r1 (100.0 %) |" in text and "rank 1's GPU sat idle" in text and "aten::item ×" in text
-    assert "| rank\\_skew |" in text and "Host-bound ceiling: GPU-side kernel savings can recover at most" in text
+    assert "| `ncclDevKernel_AllReduce_Sum_bf16_RING_LL` (`allreduce`) | process group 3 \\[0, 1, 2, 3\\] |" in text
+    assert "| r1 (100.0 %) |" in text and "rank 1's GPU sat idle" in text and "`aten::item` ×" in text
+    assert "| rank_skew |" in text and "`rank_skew` — a collective whose time" in text and "Host-bound ceiling: GPU-side kernel savings can recover at most" in text
     assert main(["triage", "--input", str(root), "--all-ranks", "-q"]) == 0
     text = capsys.readouterr().out
     assert text.count("**Straggler:** rank 1 — the others wait for it at collectives") == 2
