@@ -282,6 +282,7 @@ class ModelSpec:
     detail: str = "full"  # full | lean
     rank: int = 0  # process of this rank: CPU pid CPU_PID + rank, GPU pid and args.device = rank
     kernel_scale: float = 1.0  # every kernel duration × this (a slow rank: straggler tests)
+    op_scale: tuple[tuple[str, float], ...] = ()  # (op key, factor): that op's kernels × factor (a regression)
 
     @classmethod
     def bench(cls, layers: int = 100, framework: str = "sglang") -> "ModelSpec":
@@ -481,7 +482,8 @@ def _kernel_names(ctx: _Ctx, op: OpDef) -> list[tuple[str, int]]:
             name = name.replace("{n}", "176" if dec else "128").replace("{causal}", "false" if dec else "true") \
                        .replace("{split}", "true" if dec else "false")
         dur = k.dur_ns if ctx.stage == "decode" else int(k.dur_ns * k.prefill_x)
-        out.append((name, dur))
+        factor = dict(ctx.spec.op_scale).get(op.key)
+        out.append((name, int(dur * factor) if factor else dur))
     return out
 
 
