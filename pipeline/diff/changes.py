@@ -9,11 +9,6 @@ TOTAL_MEASURES = ("kernel_time_ns", "kernel_count", "window_ns", "busy_ns", "idl
                   "per_step_ns")
 
 
-def _drop_none(row: dict, optional: tuple[str, ...]) -> dict:
-    """The row without its optional fields that are None (as the stored rows read back)."""
-    return {k: v for k, v in row.items() if v is not None or k not in optional}
-
-
 def _measures(stage: dict | None) -> dict:
     if not stage:
         return {m: None for m in TOTAL_MEASURES}
@@ -85,7 +80,7 @@ def fusions(base: dict | None, variant: dict | None) -> list[dict]:
         row = {"pattern": pattern, "title": (fv or fb)["title"], "base_status": sb, "variant_status": sv,
                "base_time_ns": (fb or {}).get("time_ns", 0), "variant_time_ns": (fv or {}).get("time_ns", 0),
                "change": _fusion_change(sb, sv)}
-        rows.append(_drop_none(row, ("base_status", "variant_status")))
+        rows.append(row)
     return sorted(rows, key=lambda r: (-max(r["base_time_ns"], r["variant_time_ns"]), r["pattern"]))
 
 
@@ -117,7 +112,7 @@ def launch_groups(base: dict | None, variant: dict | None) -> list[dict]:
                "variant_occurrences": gv["occurrences"] if gv else 0,
                "change": "new" if not chains_b else "gone" if not chains_v else "changed",
                "_time": max(gb["time_ns"] if gb else 0, gv["time_ns"] if gv else 0)}
-        rows.append(_drop_none(row, ("base_kernels", "variant_kernels")))
+        rows.append(row)
     rows.sort(key=lambda r: (-r["_time"], str(r["cpu_op"]), str(r["site"])))
     for r in rows:
         del r["_time"]

@@ -15,7 +15,7 @@ from pipeline.report.headline import fmt_ns
 
 DIFF_SCHEMA_VERSION = 1
 DIFF_VERSION = 1  # bump when the comparison changes what it stores
-OPTIONAL_KERNEL_FIELDS = ("match", "base_name", "base_site", "noise_ns")
+OPTIONAL_KERNEL_FIELDS = ("base_name", "base_site")  # present only when they differ from name / site
 
 
 def _samples(row: Row | None, steps: list) -> Samples:
@@ -85,7 +85,7 @@ def _family_rows(b: StageSide, v: StageSide, per_step: bool, stage_base_ns: int)
                "variant_launches": sum(r.launches for r in fams_v.get(family, [])),
                "change": verdict.change, "significant": verdict.significant,
                "impact": _impact(verdict.delta_ns, stage_base_ns)}
-        out.append({k: val for k, val in row.items() if val is not None or k != "noise_ns"})
+        out.append(row)
     return sorted(out, key=_by_delta)
 
 
@@ -125,7 +125,6 @@ def compare_stage(b: StageSide, v: StageSide) -> dict:
            "delta_share": whole.delta_ns / whole.base_ns if whole.base_ns else None,
            "noise_ns": whole.noise_ns, "noise_note": note, "significant": whole.significant,
            "significant_count": sum(1 for k in kernels if k["significant"])}
-    out = {k: val for k, val in out.items() if val is not None or k not in ("noise_ns", "noise_note")}
     out["summary"] = summary_line(out)
     out.update({"totals": changes.totals(b.report, v.report), "coverage": changes.coverage(b.report, v.report),
                 "alignment": changes.alignment(b.report, v.report), "kernels": kernels,

@@ -35,8 +35,8 @@ COMMENT ON COLUMN diff_stages.base_ns IS 'base kernel time of the stage, per ste
 COMMENT ON COLUMN diff_stages.variant_ns IS 'variant kernel time, same basis (ns)';
 COMMENT ON COLUMN diff_stages.delta_ns IS 'variant_ns - base_ns';
 COMMENT ON COLUMN diff_stages.delta_share IS 'delta_ns / base_ns (NULL when base_ns = 0)';
-COMMENT ON COLUMN diff_stages.noise_ns IS 'optional: the noise threshold of delta_ns from the step-to-step spread (NULL: noise unknown)';
-COMMENT ON COLUMN diff_stages.noise_note IS 'optional: why the noise is unknown (NULL when known)';
+COMMENT ON COLUMN diff_stages.noise_ns IS 'the noise threshold of delta_ns from the step-to-step spread (NULL: noise unknown)';
+COMMENT ON COLUMN diff_stages.noise_note IS 'why the noise is unknown (NULL when known)';
 COMMENT ON COLUMN diff_stages.significant IS '|delta_ns| exceeds noise_ns and 1 % of the larger side';
 COMMENT ON COLUMN diff_stages.significant_count IS 'significant kernel rows of the stage';
 COMMENT ON COLUMN diff_stages.summary IS 'one line: the change in % and per step, and the significant changes';

@@ -31,13 +31,13 @@ COMMENT ON COLUMN diff_kernels.pos IS 'position of the row in the stage''s table
 COMMENT ON COLUMN diff_kernels.name IS 'display name (the variant''s; the base''s when the row is gone)';
 COMMENT ON COLUMN diff_kernels.family IS 'kernel family';
 COMMENT ON COLUMN diff_kernels.site IS 'site label of the row (kernel_facts.site, or (graph replay, unmapped) / (unattributed))';
-COMMENT ON COLUMN diff_kernels.match IS 'optional: how the sides were matched: site (name, family, site) | name (name, family) | slot (family, layer slot) | order (family, order of first appearance); NULL for new and gone rows';
+COMMENT ON COLUMN diff_kernels.match IS 'how the sides were matched: site (name, family, site) | name (name, family) | slot (family, layer slot) | order (family, order of first appearance); NULL for new and gone rows';
 COMMENT ON COLUMN diff_kernels.base_name IS 'optional: the base row''s display name when it differs (matched by slot or order)';
 COMMENT ON COLUMN diff_kernels.base_site IS 'optional: the base row''s site when it differs';
 COMMENT ON COLUMN diff_kernels.base_ns IS 'base time of the row, per step or in total (diff_stages.basis) (ns)';
 COMMENT ON COLUMN diff_kernels.variant_ns IS 'variant time, same basis (ns)';
 COMMENT ON COLUMN diff_kernels.delta_ns IS 'variant_ns - base_ns';
-COMMENT ON COLUMN diff_kernels.noise_ns IS 'optional: noise threshold from the row''s per-step spread on both sides (NULL: unknown)';
+COMMENT ON COLUMN diff_kernels.noise_ns IS 'noise threshold from the row''s per-step spread on both sides (NULL: unknown)';
 COMMENT ON COLUMN diff_kernels.base_launches IS 'activities on the base side, in the whole stage';
 COMMENT ON COLUMN diff_kernels.variant_launches IS 'activities on the variant side, in the whole stage';
 COMMENT ON COLUMN diff_kernels.change IS 'same | faster | slower | new | gone (docs/diff.md "Noise")';

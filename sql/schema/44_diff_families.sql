@@ -24,7 +24,7 @@ COMMENT ON COLUMN diff_families.family IS 'kernel family';
 COMMENT ON COLUMN diff_families.base_ns IS 'base time of the family, per step or in total (diff_stages.basis) (ns)';
 COMMENT ON COLUMN diff_families.variant_ns IS 'variant time, same basis (ns)';
 COMMENT ON COLUMN diff_families.delta_ns IS 'variant_ns - base_ns';
-COMMENT ON COLUMN diff_families.noise_ns IS 'optional: noise threshold from the family''s per-step spread (NULL: unknown)';
+COMMENT ON COLUMN diff_families.noise_ns IS 'noise threshold from the family''s per-step spread (NULL: unknown)';
 COMMENT ON COLUMN diff_families.base_launches IS 'activities of the family on the base side, in the whole stage';
 COMMENT ON COLUMN diff_families.variant_launches IS 'the same on the variant side';
 COMMENT ON COLUMN diff_families.change IS 'same | faster | slower | new | gone';
