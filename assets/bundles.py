@@ -73,7 +73,8 @@ def _refusal(key: str, missing: list[str], failures: list[Outcome]) -> str:
 
 @dg.asset(
     partitions_def=bundles, pool="tracedb", code_version="3", kinds={"markdown", "duckdb"}, group_name=GROUP,
-    deps=[dg.AssetDep(triage_report, partition_mapping=dg.AllPartitionMapping())],
+    deps=[dg.AssetDep(triage_report, partition_mapping=dg.AllPartitionMapping()),
+          dg.AssetDep(dg.AssetKey("regressions"))],  # assets/regressions.py: its stored diffs (same partition)
 )
 def bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource, paths: TracePaths,
            floors: QualityFloors) -> dg.MaterializeResult:

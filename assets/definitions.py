@@ -13,16 +13,18 @@ from assets.schedules import SCHEDULES
 from assets.sensors import SENSORS
 from assets.bundles import bundle, bundle_index
 from assets.checks import ASSET_CHECKS
+from assets.regressions import RegressionPolicy, no_significant_regression, regressions
 from assets.reports import triage_report
 from assets.resources import QualityFloors, TracePaths, WarehouseResource
 from assets.roots import kernel_facts, raw_trace_files
 
 defs = dg.Definitions(
-    assets=[raw_trace_files, kernel_facts, triage_report, bundle, bundle_index],
-    asset_checks=ASSET_CHECKS,
+    assets=[raw_trace_files, kernel_facts, triage_report, regressions, bundle, bundle_index],
+    asset_checks=[*ASSET_CHECKS, no_significant_regression],
     jobs=JOBS,
     sensors=SENSORS,
     schedules=SCHEDULES,
-    resources={"warehouse": WarehouseResource(), "paths": TracePaths(), "floors": QualityFloors()},
+    resources={"warehouse": WarehouseResource(), "paths": TracePaths(), "floors": QualityFloors(),
+               "policy": RegressionPolicy()},
     executor=dg.in_process_executor,
 )

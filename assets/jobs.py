@@ -1,8 +1,10 @@
-"""Jobs: the per-root job (ingest → facts → report), one bundle, the index, and live capture."""
+"""Jobs: the per-root job (ingest → facts → report), one bundle (its regressions diff, then the bundle),
+the index, and live capture."""
 
 import dagster as dg
 
 from assets.bundles import bundle, bundle_index
+from assets.regressions import regressions
 from assets.reports import triage_report
 from assets.resources import TracePaths
 from assets.roots import kernel_facts, raw_trace_files
@@ -14,8 +16,9 @@ ingest_job = dg.define_asset_job(
     description="Ingest, attribute and triage one trace root (with its checks).",
 )
 bundle_job = dg.define_asset_job(
-    "bundle_job", selection=dg.AssetSelection.assets(bundle),
-    description="Render one framework × model bundle.",
+    "bundle_job", selection=dg.AssetSelection.assets(regressions, bundle),
+    description="Diff each root of one framework × model with its previous run (regressions + check), then "
+                "render the bundle.",
 )
 index_job = dg.define_asset_job("index_job", selection=dg.AssetSelection.assets(bundle_index),
                                 description="Render bundles/index.md.")

@@ -116,7 +116,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 # Tables computed from the raw event tables: dropped and recreated when their definition changes
 # (`proftriage analyze` builds them again; the state check names it). Raw tables are never dropped.
 FACT_TABLES = ("kernel_facts", "alignment_rates", "facts_builds")
-REPORT_PREFIX = "report_"
+DERIVED_PREFIXES = ("report_", "diff_")
 
 
 @lru_cache(maxsize=1)
@@ -138,7 +138,7 @@ def _rebuild_derived(conn: duckdb.DuckDBPyConnection) -> bool:
     """Drop every derived table (`sql/meta/drop_derived.sql`: facts and reports, so none is left
     pointing at rows that are gone) when one's columns differ from its DDL; True when dropped."""
     actual = dict(conn.execute(read_sql("meta/all_columns.sql")).fetchall())
-    derived = [t for t in declared_columns() if t in FACT_TABLES or t.startswith(REPORT_PREFIX)]
+    derived = [t for t in declared_columns() if t in FACT_TABLES or t.startswith(DERIVED_PREFIXES)]
     if all(actual.get(t) == declared_columns()[t] for t in derived if t in actual):
         return False
     run_statements(conn, "meta/drop_derived.sql", [])
@@ -159,6 +159,15 @@ def file_tables() -> list[str]:
             if name != "trace_files" and re.search(r"^\s*file_id\s", body, re.M):
                 tables.append(name)
     return sorted(tables)
+
+
+def settle(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Finish any result an earlier ``execute(...).fetchone()`` left open (DuckDB ≥ 2 refuses
+    relation-API work on the connection until then); return `conn`."""
+    complete = getattr(conn, "complete", None)
+    if complete is not None:
+        complete()
+    return conn
 
 
 def query_dicts(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:

@@ -170,10 +170,10 @@ def test_every_list_table_is_read_back() -> None:
 
 def test_every_derived_table_is_dropped_together() -> None:
     from pipeline.paths import read_sql
-    from pipeline.store import FACT_TABLES, REPORT_PREFIX, declared_columns
+    from pipeline.store import DERIVED_PREFIXES, FACT_TABLES, declared_columns
 
     listed = set(re.findall(r"DROP TABLE IF EXISTS (\w+);", read_sql("meta/drop_derived.sql")))
-    assert listed == {t for t in declared_columns() if t in FACT_TABLES or t.startswith(REPORT_PREFIX)}
+    assert listed == {t for t in declared_columns() if t in FACT_TABLES or t.startswith(DERIVED_PREFIXES)}
 
 
 def test_a_changed_derived_table_is_rebuilt_and_raw_rows_kept(tmp_path: Path, spool: Path) -> None:

@@ -287,6 +287,7 @@ class ModelSpec:
     # starts PDL_LEAD_NS after the previous kernel on its stream started, waits for it to finish,
     # then runs its own duration (ground truth: GroundTruth.pdl_overlap)
     pdl_ops: tuple[str, ...] = ()
+    op_scale: tuple[tuple[str, float], ...] = ()  # (op key, factor): that op's kernels × factor (a regression)
 
     @classmethod
     def bench(cls, layers: int = 100, framework: str = "sglang") -> "ModelSpec":
@@ -495,7 +496,8 @@ def _kernel_names(ctx: _Ctx, op: OpDef) -> list[tuple[str, int]]:
             name = name.replace("{n}", "176" if dec else "128").replace("{causal}", "false" if dec else "true") \
                        .replace("{split}", "true" if dec else "false")
         dur = k.dur_ns if ctx.stage == "decode" else int(k.dur_ns * k.prefill_x)
-        out.append((name, dur))
+        factor = dict(ctx.spec.op_scale).get(op.key)
+        out.append((name, int(dur * factor) if factor else dur))
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.diff.nightly import since_previous
 from pipeline.paths import read_sql
 from pipeline.render.markdown import render
 from pipeline.report.read import TriageOptions, read_report
@@ -114,8 +115,9 @@ def write_bundle(conn: duckdb.DuckDBPyConnection, out_dir: Path, framework: str,
         raise KeyError(f"no trace root for framework {framework!r} and model {model!r} in the warehouse")
     path = out_dir / model_slug / f"{slug(framework)}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
+    since = since_previous(conn, [r["root"]["root"] for r in by_fw[framework]])  # stored diffs only
     text = render("bundle.md.j2", model=model, framework=FRAMEWORK_NAMES.get(framework, framework),
-                  reports=by_fw[framework], cross=cross_framework(by_fw), heading_level=2)
+                  reports=by_fw[framework], cross=cross_framework(by_fw), since=since, heading_level=2)
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -8,12 +8,13 @@ import pytest
 from assets.definitions import defs
 from assets.partitions import InvalidPartitionKey, bundle_parts, validate_key
 
-ASSETS = ["bundle", "bundle_index", "kernel_facts", "raw_trace_files", "triage_report"]
+ASSETS = ["bundle", "bundle_index", "kernel_facts", "raw_trace_files", "regressions", "triage_report"]
 CHECKS = [
     "kernel_facts:kernel_facts_match_kernels",
     "raw_trace_files:kernels_match_trace_files",
     "raw_trace_files:no_negative_durations",
     "raw_trace_files:no_overlapping_kernels",
+    "regressions:no_significant_regression",
     "triage_report:alignment_match_rate",
     "triage_report:attribution_coverage",
 ]
