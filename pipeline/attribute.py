@@ -27,6 +27,7 @@ FACT_COLUMNS = (
     "root", "file_id", "ev", "kind", "name", "display_name", "family", "ts_ns", "dur_ns", "stream",
     "device", "correlation", "launch_name", "launch_ts_ns", "is_graph", "cpu_op_ev", "cpu_op", "site",
     "launch_site", "stack", "step", "step_name", "stage", "attribution", "mapped_from", "match_kind",
+    "layer", "slot", "layer_pass", "layer_group", "slot_role", "layer_source", "input_dims",
 )
 FACT_SCHEMA = pa.schema([
     ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("kind", pa.string()),
@@ -36,6 +37,8 @@ FACT_SCHEMA = pa.schema([
     ("cpu_op_ev", pa.int64()), ("cpu_op", pa.string()), ("site", pa.string()), ("launch_site", pa.string()),
     ("stack", pa.list_(pa.string())), ("step", pa.int32()), ("step_name", pa.string()), ("stage", pa.string()),
     ("attribution", pa.string()), ("mapped_from", pa.string()), ("match_kind", pa.string()),
+    ("layer", pa.int32()), ("slot", pa.int32()), ("layer_pass", pa.int32()), ("layer_group", pa.string()),
+    ("slot_role", pa.string()), ("layer_source", pa.string()), ("input_dims", pa.string()),
 ])
 # record keys in order: the link columns, then what attribution adds (`step`, `stage` … come last)
 LINK_KEYS = (

@@ -22,6 +22,10 @@ from pipeline.analyze.overlap import analyze_overlap
 from pipeline.analyze.table import as_table
 from pipeline.attribute import attribute_files, ok_file_ids, store_facts
 from pipeline.align.apply import apply_alignment
+from pipeline.align.catalog import attribute_from_catalog  # issue 18
+from pipeline.align.cross_root import attribute_cross_root  # issue 18
+from pipeline.layers import assign_layers  # issue 18
+from pipeline.layers.table import layer_table  # issue 18
 from pipeline.report.ranks import (
     TIMELINE_RULE, add_rank_timelines, by_rank, combine_fusions, combine_overlaps, combine_summaries, rank_of_files,
     rank_spread, timeline_scope,
@@ -31,6 +35,7 @@ from pipeline.store import query_dicts
 from pipeline.report.headline import headline
 
 SCHEMA_VERSION = 1
+ATTRIBUTION_KINDS = ("direct", "enclosing", "mapped", "cross_root", "catalog", "graph", "none")  # issue 18
 STAGE_ORDER = ("prefill", "decode", "mixed", "unknown")
 
 
@@ -149,6 +154,7 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
     if opts.overlap_limit:
         overlap_rows = overlap_rows[: opts.overlap_limit]
     cov = coverage(table)
+    cov["by_attribution_ns"] = {**dict.fromkeys(ATTRIBUTION_KINDS, 0), **cov["by_attribution_ns"]}  # issue 18
     if not ctx["has_cpu"]:
         cov["note"] = "no CPU-side events in the trace (GPU-only capture): kernels cannot be attributed"
     report = {
@@ -175,6 +181,10 @@ def _stage_report(stage: str, kernels: list[dict], ctx: dict, opts: TriageOption
         "fusions": fusion["fusions"],
         "near_misses": fusion["near_misses"],
         "steps": len({(k["file_id"], k["step"]) for k in kernels if k["step"] is not None}),
+        # issue 18: per-layer table, and where graph replays got their sites from outside the trace
+        "layers": layer_table(kernels, ctx["layers"].get(stage)),
+        "cross_root": ctx["cross_root"].get(stage),
+        "catalog_sites": ctx["catalog_sites"].get(stage),
     }
     report["headline"] = headline(report)
     return report
@@ -210,7 +220,10 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     timing_ids = {f["file_id"] for f in timing}
     formal = [k for k in records if k["file_id"] in timing_ids]
     mapped = [k for k in records if k["file_id"] not in timing_ids]
+    layers = assign_layers(records)  # issue 18: layer, slot, … on every record, before alignment uses them
     alignment = apply_alignment(formal, mapped, mapping_paths=[f["path"] for f in mapping])
+    cross_root = attribute_cross_root(conn, root, formal)  # issue 18
+    catalog_sites = attribute_from_catalog(formal, info["framework"])  # issue 18
     store_facts(conn, root, records)
     ctx = {
         "framework": info["framework"], "model": info["model"],
@@ -219,6 +232,7 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
         "has_cpu": any(f["has_cpu"] for f in timing + mapping),
         "alignment": alignment, "attribution_records": _by_stage(mapped) if mapped else {},
         "rank_of": rank_of_files(timing) if opts.all_ranks else {},
+        **_layer_ctx(layers, cross_root, catalog_sites, formal),  # issue 18
     }
     outside = [k for k in formal if k["stage"] == OUTSIDE]
     stages = _by_stage([k for k in formal if k["stage"] != OUTSIDE])
@@ -232,4 +246,14 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     report["overlap_source"] = "formal trace of a mapping/formal pair" if mapping else "single trace"
     for stage in sorted(stages, key=lambda s: STAGE_ORDER.index(s) if s in STAGE_ORDER else -1):
         report["stages"].append(_stage_report(stage, stages[stage], ctx, opts))
+        if report["stages"][-1]["layers"] is None:  # issue 18: say why a stage has no per-layer table
+            why = (ctx["layers"].get(stage) or {}).get("reason") or "no decoder layers found"
+            report["warnings"].append(f"stage {stage}: no per-layer table: {why}")
     return report
+
+
+def _layer_ctx(layers: dict, cross_root: dict, catalog_sites: dict, formal: list[dict]) -> dict:
+    """Issue 18: the per-stage results of the layer / cross-root / catalog steps under the report's stage keys."""
+    key = "all" if {k["stage"] for k in formal if k["stage"] != OUTSIDE} == {"unknown"} else None
+    rekey = (lambda d: {key or s: v for s, v in d.items()})
+    return {"layers": rekey(layers), "cross_root": rekey(cross_root), "catalog_sites": rekey(catalog_sites)}

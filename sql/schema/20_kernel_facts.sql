@@ -20,9 +20,23 @@
 --   step          INTEGER  step index in the file (time order), NULL outside step annotations
 --   step_name     TEXT     the step annotation
 --   stage         TEXT     prefill | decode | mixed | unknown
---   attribution   TEXT     direct | enclosing | graph | mapped | none
---   mapped_from   TEXT     for attribution = 'mapped': 'mapping trace <path>' or 'eager steps of this trace'
---   match_kind    TEXT     alignment match: exact | family | NULL
+--   attribution   TEXT     how the site was obtained: direct (External id) | enclosing (op around the
+--                          launch) | mapped (mapping trace or eager steps of this trace) | cross_root (another
+--                          root of the same model, by layer slot) | catalog (pipeline/catalog/kernel_sites.toml)
+--                          | graph (graph replay, no site) | none (no site)
+--   mapped_from   TEXT     where a transferred site comes from: 'mapping trace <path>', 'eager steps of this
+--                          trace', 'root <root> (captured <UTC time>)', 'catalog <entry id> (<upstream file>)'
+--   match_kind    TEXT     alignment match: exact (same kernel) | family (same family / slot group) | NULL
+--   layer         INTEGER  decoder layer index within its forward pass (NULL outside the layers: embedding,
+--                          final norm, lm_head, sampling, scheduler work) — docs/layers.md
+--   slot          INTEGER  position in the stage's layer template (tile variants of one kernel share a slot)
+--   layer_pass    INTEGER  forward pass index within the stage (NULL outside the layers)
+--   layer_group   TEXT     slot group: attention, qkv_o_gemm, qk_norm_rope, router_topk, expert_gemm,
+--                          moe_finalize, communication, norm, activation, kv_cache_store, mlp_gemm, other
+--   slot_role     TEXT     projection the slot position tells: qkv | o | gate_up | down | router | mlp |
+--                          qk_norm | rope | NULL
+--   layer_source  TEXT     how the layers were found: module (nn.Module frames) | stack | periodicity
+--   input_dims    TEXT     attribution = cross_root: the source op's recorded input shapes (JSON); else NULL
 CREATE TABLE IF NOT EXISTS kernel_facts (
     root         TEXT,
     file_id      BIGINT,
@@ -49,5 +63,20 @@ CREATE TABLE IF NOT EXISTS kernel_facts (
     stage        TEXT,
     attribution  TEXT,
     mapped_from  TEXT,
-    match_kind   TEXT
+    match_kind   TEXT,
+    layer        INTEGER,
+    slot         INTEGER,
+    layer_pass   INTEGER,
+    layer_group  TEXT,
+    slot_role    TEXT,
+    layer_source TEXT,
+    input_dims   TEXT
 );
+-- a warehouse created before the layer / cross-root columns gains them here (no row changes)
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS layer INTEGER;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS slot INTEGER;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS layer_pass INTEGER;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS layer_group TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS slot_role TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS layer_source TEXT;
+ALTER TABLE kernel_facts ADD COLUMN IF NOT EXISTS input_dims TEXT;
