@@ -1,7 +1,7 @@
 """Slot-wise transfer: a kernel takes the site of the source kernel at the same layer and slot.
 
 Both sides carry the layer keys of `pipeline.layers.assign_layers`. The two slot templates are
-aligned once (a few dozen slots: same kernel identity scores 3, same group 1), then every target
+aligned once (a few dozen slots: same kernel, group and role score 3, same group and role 1), then every target
 kernel that needs a site looks up the source kernel at ``(its layer, the matched slot)`` — a dict
 lookup, so the transfer is linear. Kernels outside the layers (embedding, final norm, lm_head,
 sampling) are short sequences per step and keep the whole-sequence alignment
@@ -43,7 +43,9 @@ def template_of(records: list[dict]) -> list[Slot]:
     keys: dict[int, Counter] = defaultdict(Counter)
     for r in records:
         if r.get("slot") is not None:
-            keys[r["slot"]][(normalise_key(r.get("name") or ""), base_group(r.get("name") or "", r.get("family")))] += 1
+            name = r.get("name") or ""
+            keys[r["slot"]][(normalise_key(name), base_group(name, r.get("family")), r.get("layer_group") or "other",
+                             r.get("slot_role"))] += 1
     if not keys:
         return []
     return [Slot(*keys[i].most_common(1)[0][0]) if i in keys else Slot("", "other") for i in range(max(keys) + 1)]
@@ -51,7 +53,7 @@ def template_of(records: list[dict]) -> list[Slot]:
 
 def match_slots(target: list[Slot], source: list[Slot]) -> dict[int, tuple[int, str]]:
     """Target slot → (source slot, ``exact`` | ``family``)."""
-    sig = [(s.key, s.base) for s in target]
+    sig = [(s.key, s.base, s.group, s.role) for s in target]
     out = {}
     for t, s in enumerate(align(sig, source)):
         if s is not None:
@@ -82,8 +84,13 @@ def _index(source: list[dict]) -> tuple[dict, dict]:
     return by_layer, by_slot
 
 
+def shown_site(site: str, kind: str) -> str:
+    """A transferred site as stored: a site from another root says so (``cross_root: <site>``)."""
+    return f"{kind}: {site}" if kind == "cross_root" else site
+
+
 def _copy(dst: dict, src: dict, kind: str, label: str, match: str | None) -> None:
-    dst.update(site=src["site"], stack=list(src.get("stack") or []), cpu_op=src.get("cpu_op"),
+    dst.update(site=shown_site(src["site"], kind), stack=list(src.get("stack") or []), cpu_op=src.get("cpu_op"),
                cpu_op_ev=src.get("cpu_op_ev"), attribution=kind, mapped_from=label, match_kind=match)
 
 
@@ -104,7 +111,8 @@ def _outside_pairs(target: list[dict], source: list[dict]) -> list[tuple[dict, d
 
 def slot_transfer(target: list[dict], source: list[dict], kind: str, label: str) -> list[tuple[dict, dict]]:
     """Give every target kernel that `needs_site` the site, stack and CPU op of its source counterpart
-    (in place; ``attribution = kind``, ``mapped_from = label``). Returns the (target, source) pairs."""
+    (in place; ``attribution = kind``, ``mapped_from = label``; a cross-root site is stored as
+    ``cross_root: <site>``). Returns the (target, source) pairs."""
     t_slots, s_slots = template_of(target), template_of(source)
     matched = match_slots(t_slots, s_slots) if t_slots and s_slots else {}
     by_layer, by_slot = _index(source)

@@ -5,7 +5,7 @@ dense GEMM (`gemm`) and a norm take their final group from where their slot sits
 template (`refine`): before the attention a GEMM is the QKV projection, after it (before the next
 norm) the O projection, right before a router/top-k slot the router GEMM, otherwise an MLP GEMM
 (`gate_up` before the activation, `down` after it); a norm between the QKV GEMM and the attention
-is a q/k norm.
+is a q/k norm; an activation after the router is the experts' (`expert`), else the MLP's (`mlp`).
 """
 
 from __future__ import annotations
@@ -86,6 +86,9 @@ def refine(bases: list[str]) -> list[tuple[str, str | None]]:
             out.append(("qk_norm_rope", "qk_norm"))
         elif b == "qk_norm_rope":
             out.append((b, "rope"))
+        elif b == "activation":
+            moe = any(x in ("router_topk", "expert_gemm") for x in bases[:i])
+            out.append((b, "expert" if moe else "mlp"))
         else:
             out.append((b, None))
     return out
