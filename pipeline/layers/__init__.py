@@ -16,6 +16,8 @@ from pipeline.stage import OUTSIDE, group_by_stage
 
 LAYER_KEYS = ("layer", "slot", "layer_pass", "layer_group", "slot_role", "layer_source")
 NO_LAYERS = "no repeating kernel sequence and no nn.Module layer frames: no decoder layers found"
+NO_ATTENTION = ("kernel blocks repeat, but none holds an attention kernel (families: pipeline/catalog/"
+                "kernel_families.toml): not decoder layers")
 
 
 def _key(r: dict) -> str:
@@ -32,8 +34,11 @@ def _modal_count(passes: list[Pass]) -> int:
 
 
 def _mark(passes: list[Pass], count: int) -> dict:
-    """Set the layer keys on the kernels of `passes` (all of `count` layers); return the stage info."""
+    """Set the layer keys on the kernels of `passes` (all of `count` layers); return the stage info
+    (``reason`` set and nothing marked when the repeating blocks hold no attention: no decoder layers)."""
     template, per_layer = build([layer for p in passes for layer in p.layers])
+    if not any(g == "attention" for g, _ in template.groups):
+        return {"count": None, "forward_passes": 0, "source": None, "slots": [], "reason": NO_ATTENTION}
     sources = Counter(p.source for p in passes)
     source = sources.most_common(1)[0][0]
     it = iter(per_layer)

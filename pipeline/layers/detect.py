@@ -11,7 +11,9 @@
   each belongs to layer i, which fixes each layer's *core*. Kernels between two cores are split
   once per gap at the same *start key*: the one for which the kernels before the first core end
   with a layer's head and the kernels after the last core start with a layer's tail (ties: the
-  earliest start, so a layer begins with its input norm). A much longer gap ends a pass.
+  earliest start, so a layer begins with its input norm). A much longer gap ends a pass. Layers
+  that hold less than half of the step's kernels are no layer stack (a ResNet block, a training
+  step's repeats).
 
 Everything is linear in the number of kernels (a few passes over the keys; the start-key search
 only touches the gaps, which are short).
@@ -29,7 +31,8 @@ MODULE_FRAME = re.compile(r"^nn\.Module: (?P<cls>.+)_(?P<idx>\d+)$")
 MAX_CANDIDATE_COUNTS = 4
 MAX_START_KEYS = 64
 MIN_MODULE_SHARE = 0.5  # module frames must cover this share of a step's kernels (else periodicity decides)
-MINOR_STREAM_SHARE = 0.05  # streams holding fewer kernels than this share of a step stay out of layers
+MINOR_STREAM_SHARE = 0.05
+MIN_INSIDE_SHARE = 0.5  # periodic layers must hold at least this share of a step's kernels  # streams holding fewer kernels than this share of a step stay out of layers
 
 
 @dataclass
@@ -253,6 +256,8 @@ def _try_count(keys: list, positions: dict, counts: Counter, n_layers: int) -> _
         prev_end = b[-1][1]
         bounds.append(b)
     inside = sum(e - s for b in bounds for s, e in b)
+    if inside < MIN_INSIDE_SHARE * len(keys):
+        return None  # a repeat that explains little of the step is not a layer stack
     anchored = sum(1 for b in bounds for s, e in b for k in keys[s:e] if k in kept)
     return _Found(bounds, inside / len(keys) * anchored / max(inside, 1))
 
