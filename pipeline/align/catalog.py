@@ -37,10 +37,19 @@ class SiteEntry:
     upstream: str
     checked: str
     examples: tuple[str, ...]
+    roles: tuple[str, ...] = ()  # only for kernels whose layer slot has one of these roles
+    models: tuple[str, ...] = ()  # only for roots whose model name contains one of these
+    behind_custom_op: bool = False  # the profiler records no Python frame below the op that launches it
+    moved_from: tuple[str, ...] = ()  # the site file's path in older framework versions
 
     @property
     def file(self) -> str:
         return self.site.split(" ", 1)[0]
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The site's file and its older paths."""
+        return (self.file, *self.moved_from)
 
 
 @lru_cache(maxsize=1)
@@ -48,19 +57,26 @@ def site_entries() -> tuple[SiteEntry, ...]:
     """The catalog, in order."""
     return tuple(
         SiteEntry(e["id"], tuple(e["frameworks"]), re.compile(e["pattern"], re.I), e.get("match_on") == "full",
-                  e["site"], e["upstream"], e["checked"], tuple(e["examples"]))
+                  e["site"], e["upstream"], e["checked"], tuple(e["examples"]), tuple(e.get("roles", ())),
+                  tuple(m.lower() for m in e.get("models", ())), bool(e.get("behind_custom_op", False)),
+                  tuple(e.get("moved_from", ())))
         for e in read_catalog(CATALOG)["site"]
     )
 
 
 @lru_cache(maxsize=None)
-def lookup(name: str, framework: str | None) -> SiteEntry | None:
-    """The first entry of `framework` matching kernel `name` (None when none does); a ``full`` entry
-    searches the raw name and its display name (demangled)."""
+def lookup(name: str, framework: str | None, role: str | None = None, model: str | None = None) -> SiteEntry | None:
+    """The first entry of `framework` matching kernel `name`, its slot `role` and the root's `model`
+    (None when none does); a ``full`` entry searches the raw name and its display name (demangled)."""
     key = kernel_key(name or "")
     full = f"{name} {display_name(name or '')}"  # ROCm names can be mangled: the demangled form too
+    model = (model or "").lower()
     for entry in site_entries():
-        if framework in entry.frameworks and entry.pattern.search(full if entry.full else key):
+        if framework not in entry.frameworks or (entry.roles and role not in entry.roles):
+            continue
+        if entry.models and not any(m in model for m in entry.models):
+            continue
+        if entry.pattern.search(full if entry.full else key):
             return entry
     return None
 
@@ -71,7 +87,7 @@ def catalog_site(entry: SiteEntry, role: str | None) -> str:
     return f"{PREFIX}{entry.site}" + (f" ({proj})" if proj else "")
 
 
-def attribute_from_catalog(records: list[dict], framework: str | None) -> dict[str, dict]:
+def attribute_from_catalog(records: list[dict], framework: str | None, model: str | None = None) -> dict[str, dict]:
     """Give kernels without a site their catalog site (in place). Per stage: ``time_ns``, ``kernels``
     and ``entries[]`` (``id, site, upstream, time_ns, kernels``) of what the catalog attributed."""
     out: dict[str, dict] = {}
@@ -79,7 +95,7 @@ def attribute_from_catalog(records: list[dict], framework: str | None) -> dict[s
     for r in records:
         if not needs_site(r):
             continue
-        entry = lookup(r.get("name") or "", framework)
+        entry = lookup(r.get("name") or "", framework, r.get("slot_role"), model)
         if entry is None:
             continue
         r.update(site=catalog_site(entry, r.get("slot_role")), attribution="catalog", stack=[], cpu_op=None,

@@ -223,7 +223,7 @@ def triage_root(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     layers = assign_layers(records)  # issue 18: layer, slot, … on every record, before alignment uses them
     alignment = apply_alignment(formal, mapped, mapping_paths=[f["path"] for f in mapping])
     cross_root = attribute_cross_root(conn, root, formal)  # issue 18
-    catalog_sites = attribute_from_catalog(formal, info["framework"])  # issue 18
+    catalog_sites = attribute_from_catalog(formal, info["framework"], info["model"])  # issue 18
     store_facts(conn, root, records)
     ctx = {
         "framework": info["framework"], "model": info["model"],
