@@ -141,3 +141,24 @@ def test_a_pass_with_another_layer_count_stays_outside(tmp_path: Path, spool: Pa
     [stage] = assign_layers(cut).values()
     assert stage["count"] == LAYERS and stage["forward_passes"] == 3 and stage["excluded_passes"] == 1
     assert all(r["layer"] is None for r in cut if r["step"] == 2)
+
+
+def test_combine_of_rank_tables_equals_the_pooled_table(tmp_path: Path, spool: Path) -> None:
+    from tracegen import make_sglang_run
+    from pipeline.layers.table import combine
+
+    for name, obj in make_sglang_run(tp=2, steps=2, prefill_steps=0, layers=4).items():
+        write_trace(obj, tmp_path / "run" / name)
+    wh = Warehouse(None)
+    [summary] = ingest_inputs([tmp_path / "run"], wh, spool)
+    with wh.connect() as conn:
+        records = attribute_files(conn, ok_file_ids(conn, summary.root))
+    info = assign_layers(records)
+    stage = [r for r in records if r["stage"] == "decode"]
+    pooled = layer_table(stage, info["decode"])
+    parts = {f: layer_table([r for r in stage if r["file_id"] == f]) for f in {r["file_id"] for r in stage}}
+    merged = combine(parts)
+    keys = ("count", "forward_passes", "kernel_time_ns", "in_layers_ns", "per_layer_ns", "remainder_ns", "outside_ns")
+    assert len(parts) == 2 and pooled["forward_passes"] == 4
+    assert {k: merged[k] for k in keys} == {k: pooled[k] for k in keys}
+    assert [(s["slot"], s["time_ns"]) for s in merged["slots"]] == [(s["slot"], s["time_ns"]) for s in pooled["slots"]]

@@ -287,6 +287,7 @@ class ModelSpec:
     moe: bool = False  # MoE layers (router, top-k, fused experts) instead of the dense MLP: tracegen/models.py
     dense_layers: int = 0  # with moe: the first N layers keep the dense MLP
     shell: bool = False  # embedding, final norm, lm_head and sampling around the layers: tracegen/models.py
+    stage_variants: bool = False  # prefill layers run other attention kernels, no split-K: tracegen/models.py
 
     @classmethod
     def bench(cls, layers: int = 100, framework: str = "sglang") -> "ModelSpec":
@@ -581,7 +582,8 @@ def _jit(w: _Writer, dur: int) -> int:
 
 def _layer_ops(ctx: _Ctx) -> list[tuple[int, OpDef]]:
     """(layer, op) of one forward pass, model shell included (layer -1); sampling is separate."""
-    out = [(layer, op) for layer in range(ctx.spec.layers) for op in models.layer_ops(ctx.spec, ctx.ops, layer)]
+    out = [(layer, op) for layer in range(ctx.spec.layers)
+           for op in models.layer_ops(ctx.spec, ctx.ops, layer, ctx.stage)]
     if ctx.spec.shell:
         pre, post, _ = _shell(ctx)
         out = [(-1, op) for op in pre] + out + [(-1, op) for op in post]

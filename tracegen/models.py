@@ -3,6 +3,9 @@
 * shell: the embedding before the first layer, the final norm and the lm_head after the last (inside
   the model module, outside every decoder layer; inside the CUDA graph in graph mode), and greedy
   sampling after the forward (always eager, as SGLang and vLLM sample outside the graph).
+* stage_variants: prefill layers run FlashInfer ragged-prefill attention and GEMMs without split-K
+  (decode keeps the FA3 trio and split-K): the kernel sequences of eager prefill and graph decode steps
+  differ in every layer, as they do in real serving (a costly whole-sequence diff).
 * moe: every layer from ``dense_layers`` on replaces the dense MLP (gate_up_proj, act, down_proj) by a
   router GEMM, top-k routing and the fused-MoE experts — the Triton ``fused_moe`` path of SGLang and
   vLLM (kernel names as those frameworks launch them). The first ``dense_layers`` layers keep the
@@ -33,6 +36,13 @@ ALIGN = "void moe_align_block_size_kernel<int>(int const*, int*, int*, int*, int
 FUSED_MOE = "fused_moe_kernel"
 MOE_SUM = "void vllm::moe::moe_sum_kernel<c10::BFloat16, 8>(c10::BFloat16*, c10::BFloat16 const*, int)"
 OPS_CALL = "torch/_ops.py(1243): __call__"
+PREFILL_ATTN = "void flashinfer::BatchPrefillWithRaggedKVCacheKernel<flashinfer::KernelTraits<(flashinfer::MaskMode)1, " \
+               "128u, 1u, 8u, 8u, 8u, 1u, 4u, (flashinfer::PosEncodingMode)0, __nv_bfloat16, __nv_bfloat16, " \
+               "__nv_bfloat16, float, int, flashinfer::DefaultAttention<false, false, false, false> >, " \
+               "flashinfer::RaggedParams<__nv_bfloat16, __nv_bfloat16, __nv_bfloat16, int> >" \
+               "(flashinfer::RaggedParams<__nv_bfloat16, __nv_bfloat16, __nv_bfloat16, int>)"
+MERGE_STATES = "void flashinfer::MergeStatesLargeNumIndexSetsKernel<8u, 16u, 8u, 4u, __nv_bfloat16, __nv_bfloat16>" \
+               "(__nv_bfloat16*, float*, __nv_bfloat16*, float*, unsigned int, unsigned int, unsigned int)"
 
 
 def _paths(fw: str) -> dict[str, str]:
@@ -96,10 +106,30 @@ def _act(fw: str) -> str:
            "(c10::BFloat16 const&)), true>(c10::BFloat16*, c10::BFloat16 const*, int)"
 
 
-def layer_ops(spec, dense: dict[str, "OpDef"], layer: int) -> list["OpDef"]:
-    """The ops of one decoder layer: dense, or MoE from layer ``spec.dense_layers`` on."""
+@lru_cache(maxsize=None)
+def prefill_attention(attention: "OpDef") -> "OpDef":
+    """`attention` with FlashInfer's ragged prefill kernels instead of its own chain (``stage_variants``:
+    SGLang's hybrid backends run extend and decode on different attention kernels)."""
+    from tracegen import KernelDef, OpDef
+    return OpDef(attention.key, attention.block, attention.module, attention.frames, attention.cpu_ops,
+                 (KernelDef(PREFILL_ATTN, 9_000, 20.0), KernelDef(MERGE_STATES, 2_000, 3.0)))
+
+
+def layer_ops(spec, dense: dict[str, "OpDef"], layer: int, stage: str = "decode") -> list["OpDef"]:
+    """The ops of one decoder layer: dense, or MoE from layer ``spec.dense_layers`` on; with
+    ``spec.stage_variants`` prefill layers use other attention kernels and no split-K reduce."""
     ops = list(dense.values())
+    if spec.stage_variants and stage == "prefill":
+        ops = [prefill_attention(o) if o.key == "attention" else _no_splitk(o) for o in ops]
     if not spec.moe or layer < spec.dense_layers:
         return ops
     moe = moe_ops(spec.framework, spec.vendor)
     return [o for o in ops if o.key not in MLP_OPS] + list(moe)
+
+
+@lru_cache(maxsize=None)
+def _no_splitk(op: "OpDef") -> "OpDef":
+    from tracegen import OpDef
+    kernels = tuple(k for k in op.kernels if "splitKreduce" not in k.name)
+    return op if len(kernels) == len(op.kernels) else OpDef(op.key, op.block, op.module, op.frames, op.cpu_ops,
+                                                                kernels, op.tile)

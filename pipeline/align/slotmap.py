@@ -90,17 +90,16 @@ def shown_site(site: str, kind: str) -> str:
 
 
 def _copy(dst: dict, src: dict, kind: str, label: str, match: str | None) -> None:
-    dst.update(site=shown_site(src["site"], kind), stack=list(src.get("stack") or []), cpu_op=src.get("cpu_op"),
+    dst.update(site=shown_site(src["site"], kind), stack=src.get("stack") or [], cpu_op=src.get("cpu_op"),
                cpu_op_ev=src.get("cpu_op_ev"), attribution=kind, mapped_from=label, match_kind=match)
 
 
 def _outside_pairs(target: list[dict], source: list[dict]) -> list[tuple[dict, dict, str]]:
     """(target, source, kind) for the kernels outside the layers, step by step, by sequence alignment."""
-    src_steps = [[r for r in g if r.get("layer") is None] for g in step_groups(source)]
+    src_steps = step_groups([r for r in source if r.get("layer") is None])
     src = max(src_steps, key=lambda s: sum(1 for r in s if has_site(r)), default=[])
     out = []
-    for group in step_groups(target):
-        tgt = [r for r in group if r.get("layer") is None]
+    for tgt in step_groups([r for r in target if r.get("layer") is None]):
         if not tgt or not src or len(tgt) * len(src) > MAX_OUTSIDE_CELLS:
             continue
         pairs, _ = align_sequences([normalise_key(r["name"]) for r in src], [normalise_key(r["name"]) for r in tgt],

@@ -66,20 +66,36 @@ def step_groups(records: Iterable[dict]) -> list[list[dict]]:
 # module evidence
 # ---------------------------------------------------------------------------------------------
 
-def _modules(stack: list[str] | None) -> list[tuple[str, int]]:
+def _parse_modules(stack: list[str] | tuple | None) -> list[tuple[str, int]]:
     out = []
     for frame in stack or ():
-        m = MODULE_FRAME.match(frame)
-        if m:
-            out.append((m["cls"], int(m["idx"])))
+        if frame.startswith("nn.Module: "):
+            m = MODULE_FRAME.match(frame)
+            if m:
+                out.append((m["cls"], int(m["idx"])))
     return out
 
 
-def layer_classes(group: list[dict]) -> set[str]:
+class _Modules:
+    """``nn.Module`` frames per record, parsed once per distinct stack object (records share them)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[object, list[tuple[str, int]]]] = {}
+
+    def __call__(self, r: dict) -> list[tuple[str, int]]:
+        stack = r.get("stack")
+        hit = self._by_id.get(id(stack))
+        if hit is None or hit[0] is not stack:
+            hit = self._by_id[id(stack)] = (stack, _parse_modules(stack))
+        return hit[1]
+
+
+def layer_classes(group: list[dict], modules: _Modules | None = None) -> set[str]:
     """Module classes of the decoder layers: the shallowest depth where a class has ≥ 2 instances."""
+    modules = modules or _Modules()
     at_depth: dict[int, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     for r in group:
-        for depth, (cls, idx) in enumerate(_modules(r.get("stack"))):
+        for depth, (cls, idx) in enumerate(modules(r)):
             at_depth[depth][cls].add(idx)
     for depth in sorted(at_depth):
         classes = {c for c, ids in at_depth[depth].items() if len(ids) >= 2}
@@ -90,7 +106,8 @@ def layer_classes(group: list[dict]) -> set[str]:
 
 def module_passes(group: list[dict]) -> list[Pass]:
     """Passes from ``nn.Module`` layer frames (empty when the step has none)."""
-    classes = layer_classes(group)
+    modules = _Modules()
+    classes = layer_classes(group, modules)
     if not classes:
         return []
     passes: list[Pass] = []
@@ -98,7 +115,7 @@ def module_passes(group: list[dict]) -> list[Pass]:
     layers: list[list[dict]] = []
     last = -1
     for r in group:
-        inst = next((m for m in _modules(r.get("stack")) if m[0] in classes), None)
+        inst = next((m for m in modules(r) if m[0] in classes), None)
         if inst is None:
             continue
         idx = order.get(inst)

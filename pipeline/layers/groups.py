@@ -71,8 +71,13 @@ def rule_of(name: str, family: str | None) -> str | None:
     return None
 
 
-def refine(bases: list[str]) -> list[tuple[str, str | None]]:
+def refine(bases: list[str] | tuple[str, ...]) -> list[tuple[str, str | None]]:
     """(group, role) per template slot from the slots' base groups, by position (module docstring)."""
+    return list(_refine(tuple(bases)))
+
+
+@lru_cache(maxsize=4096)
+def _refine(bases: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
     attn = [i for i, b in enumerate(bases) if b == "attention"]
     first_attn, last_attn = (attn[0], attn[-1]) if attn else (len(bases), len(bases))
     after_o = next((i for i in range(last_attn + 1, len(bases)) if bases[i] == "norm"), len(bases))
@@ -91,7 +96,7 @@ def refine(bases: list[str]) -> list[tuple[str, str | None]]:
             out.append((b, "expert" if moe else "mlp"))
         else:
             out.append((b, None))
-    return out
+    return tuple(out)
 
 
 def _gemm_role(i: int, bases: list[str], attn: tuple[int, int, int] | None, acts: list[int]) -> tuple[str, str]:

@@ -126,7 +126,8 @@ def layer_table(kernels: Kernels, info: dict | None = None) -> dict | None:
 
 
 def combine(parts: dict) -> dict | None:
-    """One table from per-rank tables of the same stage (same template): times and passes summed."""
+    """One table from per-rank tables of the same stage (same template): times and passes summed, the
+    rule recomputed on the sums (``outside[]`` merges each rank's top kernels, so it is a lower bound)."""
     present = [p for p in parts.values() if p]
     if not present:
         return None
@@ -147,7 +148,13 @@ def combine(parts: dict) -> dict | None:
         launches = s.pop("launches")
         merged.append(dict(s, ns_per_layer=s["time_ns"] / per, launches_per_layer=launches / per,
                            share=s["time_ns"] / in_layers if in_layers else 0.0))
-    outside = sorted((o for p in present for o in p["outside"]), key=lambda o: -o["time_ns"])[:TOP_OUTSIDE]
+    acc: dict[str, dict] = {}
+    for o in (o for p in present for o in p["outside"]):
+        a = acc.setdefault(o["name"], dict(o, time_ns=0, launches=0))
+        a["time_ns"] += o["time_ns"]
+        a["launches"] += o["launches"]
+    outside = [dict(o, share=o["time_ns"] / total if total else 0.0)
+               for o in sorted(acc.values(), key=lambda o: (-o["time_ns"], o["name"]))[:TOP_OUTSIDE]]
     return {**first, "forward_passes": passes, "kernel_time_ns": total, "in_layers_ns": in_layers,
             "per_layer_ns": in_layers // per, "remainder_ns": in_layers - per * (in_layers // per),
             "outside_ns": total - in_layers, "slots": merged, "groups": _groups(merged, per, in_layers),
