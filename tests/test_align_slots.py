@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import orjson
 import pytest
 
@@ -16,10 +18,15 @@ from pipeline.ingest.pair import pair_root
 from pipeline.layers import assign_layers
 from pipeline.report.build import triage_root
 from pipeline.store import Warehouse
-from tests.test_triage import _raw
 from tracegen import BASE_NS, GroundTruth, ModelSpec, file_name, make_pair, make_trace_with_truth, write_trace
 
 MOE = {"moe": True, "dense_layers": 1, "shell": True}
+
+
+def _raw(frame: str) -> str:
+    """'pkg/a.py:12 f' (generator ground truth) → 'pkg/a.py(12): f' (trace frame name)."""
+    m = re.match(r"^(.*?\.py):(\d+) (.*)$", frame)
+    return f"{m[1]}({m[2]}): {m[3]}" if m else frame
 
 
 def _true_site(truth: GroundTruth, r: dict) -> str | None:
