@@ -31,7 +31,7 @@ class SiteEntry:
 
     id: str
     frameworks: tuple[str, ...]
-    pattern: re.Pattern[str]
+    source: str  # the regex, compiled on first use (`pattern`)
     full: bool
     site: str
     upstream: str
@@ -43,6 +43,10 @@ class SiteEntry:
     moved_from: tuple[str, ...] = ()  # the site file's path in older framework versions
 
     @property
+    def pattern(self) -> re.Pattern[str]:
+        return _regex(self.source)
+
+    @property
     def file(self) -> str:
         return self.site.split(" ", 1)[0]
 
@@ -52,11 +56,16 @@ class SiteEntry:
         return (self.file, *self.moved_from)
 
 
+@lru_cache(maxsize=None)
+def _regex(source: str) -> re.Pattern[str]:
+    return re.compile(source, re.I)
+
+
 @lru_cache(maxsize=1)
 def site_entries() -> tuple[SiteEntry, ...]:
     """The catalog, in order."""
     return tuple(
-        SiteEntry(e["id"], tuple(e["frameworks"]), re.compile(e["pattern"], re.I), e.get("match_on") == "full",
+        SiteEntry(e["id"], tuple(e["frameworks"]), e["pattern"], e.get("match_on") == "full",
                   e["site"], e["upstream"], e["checked"], tuple(e["examples"]), tuple(e.get("roles", ())),
                   tuple(m.lower() for m in e.get("models", ())), bool(e.get("behind_custom_op", False)),
                   tuple(e.get("moved_from", ())))

@@ -40,20 +40,22 @@ def candidates(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
 
 
 def source_records(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
-    """Kernel records of another root: its stored `kernel_facts`, else attributed now; with layer keys."""
-    records = query_dicts(conn, read_sql("align/stored_facts.sql"), [root])
-    if not records:
-        records = attribute_files(conn, ok_file_ids(conn, root))
+    """Kernel records of another root's eager steps, with layer keys: from its stored `kernel_facts`, or
+    attributed now when it has none stored (a root whose facts hold no eager step gives nothing)."""
+    records = query_dicts(conn, read_sql("align/stored_facts.sql"), [root, root])
+    if not records and not conn.execute(read_sql("align/facts_count.sql"), [root]).fetchall()[0][0]:
+        records = _eager(attribute_files(conn, ok_file_ids(conn, root)), need_layers=False)
     if records and all(r.get("slot") is None for r in records):
         assign_layers(records)
     return records
 
 
-def _eager(records: list[dict]) -> list[dict]:
-    """Records of the steps without any graph replay that hold decoder layers."""
+def _eager(records: list[dict], need_layers: bool = True) -> list[dict]:
+    """Records of the steps without any graph replay (that hold decoder layers, when `need_layers`)."""
     out = []
     for group in step_groups([r for r in records if r.get("stage") != OUTSIDE]):
-        if not any(r.get("is_graph") for r in group) and any(r.get("layer") is not None for r in group):
+        if not any(r.get("is_graph") for r in group) and \
+                (not need_layers or any(r.get("layer") is not None for r in group)):
             out += group
     return out
 
@@ -116,7 +118,7 @@ def attribute_cross_root(conn: duckdb.DuckDBPyConnection, root: str, records: li
         refused, result = [], None
         for cand in cands:
             if cand["root"] not in loaded:
-                loaded[cand["root"]] = _eager(sources.get(cand["root"]) or source_records(conn, cand["root"]))
+                loaded[cand["root"]] = _load(conn, cand, sources)
             why = _refusal(kernels, loaded[cand["root"]])
             if why:
                 refused.append({"root": cand["root"], "reason": why})
@@ -125,6 +127,13 @@ def attribute_cross_root(conn: duckdb.DuckDBPyConnection, root: str, records: li
             break
         out[stage] = {**(result or {"source_root": None}), "refused": refused}
     return out
+
+
+def _load(conn: duckdb.DuckDBPyConnection, cand: dict, sources: dict[str, list[dict]]) -> list[dict]:
+    """A candidate's eager-step records with decoder layers: given by the caller, stored, or computed."""
+    if cand["root"] in sources:
+        return _eager(sources[cand["root"]])
+    return _eager(source_records(conn, cand["root"]))
 
 
 def _transfer(conn: duckdb.DuckDBPyConnection, kernels: list[dict], eager: list[dict], cand: dict,
