@@ -1,8 +1,10 @@
 """`kernel_facts`: built once per root, for every rank, and stored; every later step reads it.
 
-One call, `build_facts`, runs attribute → align (per rank: the rank's mapping trace, else the
-eager steps of its own trace) → costs (FLOPs and bytes from the op's shapes) → collectives
-(metadata, the CPU gap before each) and stores, in one transaction, the root's facts (one row per GPU
+One call, `build_facts`, runs attribute → layers (forward passes, decoder layers, slots) → align
+(per rank: the rank's mapping trace, else the eager steps of its own trace; slot by slot where
+both have layers) → sites from outside the trace (another root of the model, the kernel-site
+catalog) → costs (FLOPs and bytes from the op's shapes) → collectives (metadata, the CPU gap
+before each) and stores, in one transaction, the root's facts (one row per GPU
 activity of every file, mapping traces included) and the alignment match rates per rank and
 stage. `load_facts` reads them back as Arrow, in the order they were built.
 """
@@ -14,16 +16,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from pipeline.align.apply import apply_alignment
+from pipeline.align.catalog import attribute_from_catalog
+from pipeline.align.cross_root import attribute_cross_root
 from pipeline.analyze.table import columns_of, list_ids, to_array
 from pipeline.attribute import attribute_files, ok_file_ids
-from pipeline.gc_pause import paused_gc
-from pipeline.paths import read_sql
 from pipeline.collectives.facts import collective_facts
+from pipeline.gc_pause import paused_gc
+from pipeline.layers import assign_layers
+from pipeline.paths import read_sql
 from pipeline.roofline.costs import assign_costs
-from pipeline.store import query_dicts, run_statements, transaction
+from pipeline.stage import OUTSIDE
+from pipeline.store import query_dicts, run_statements, settle, transaction
 
 FACT_SCHEMA = pa.schema([
     ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("seq", pa.int64()), ("rank", pa.int32()),
@@ -40,9 +47,11 @@ FACT_SCHEMA = pa.schema([
     ("coll_pg_ranks", pa.string()), ("gap_prev_end_ns", pa.int64()), ("gap_prev_launch_ns", pa.int64()),
     ("gap_cpu_ops", pa.list_(pa.struct([("name", pa.string()), ("count", pa.int64()), ("time_ns", pa.int64())]))),
     ("gap_site", pa.string()),
+    ("layer", pa.int32()), ("slot", pa.int32()), ("layer_pass", pa.int32()), ("layer_group", pa.string()),
+    ("slot_role", pa.string()), ("layer_source", pa.string()), ("input_dims", pa.string()),
 ])
 FACT_COLUMNS = tuple(FACT_SCHEMA.names)
-RATE_KEYS = ("by_count", "by_time", "kernels", "mapped", "time_ns", "mapped_ns", "source")
+RATE_KEYS = ("by_count", "by_time", "kernels", "mapped", "time_ns", "mapped_ns", "source", "method")
 
 
 @dataclass(frozen=True)
@@ -82,8 +91,28 @@ def _align_rank(records: list[dict], files: list[dict]) -> dict[str, dict]:
     return apply_alignment(formal, mapped, mapping_paths=paths)
 
 
-def attribute_root_records(conn: duckdb.DuckDBPyConnection, root: str) -> tuple[list[dict], list[dict]]:
-    """(records, alignment rows) of every loaded file of `root`: attribution, then alignment per rank."""
+def _timing(records: list[dict], files: list[dict]) -> list[dict]:
+    """The records of the timing traces (formal or single; the mapping traces when there is nothing else)."""
+    mapping = {f["file_id"] for f in files if f["role"] == "mapping"}
+    timing = [k for k in records if k["file_id"] not in mapping]
+    return timing or records
+
+
+def _stage_notes(root: str, timing: list[dict], **per_stage: dict) -> list[dict]:
+    """One row per stage of what the layer, cross-root and catalog steps found (a trace without any
+    stage is ``all``, as the report names it)."""
+    stages = {k["stage"] for k in timing if k["stage"] != OUTSIDE}
+    rekey = (lambda s: "all") if stages == {"unknown"} else (lambda s: s)
+    rows: dict[str, dict] = {}
+    for kind, found in per_stage.items():
+        for stage, value in found.items():
+            rows.setdefault(rekey(stage), {"root": root, "stage": rekey(stage)})[kind] = value
+    return list(rows.values())
+
+
+def attribute_root_records(conn: duckdb.DuckDBPyConnection, root: str) -> tuple[list[dict], list[dict], list[dict]]:
+    """(records, alignment rows, stage notes) of every loaded file of `root`: attribution, layers,
+    alignment per rank, sites from other roots and the catalog, costs, collective metadata."""
     files = _files(conn, root)
     records = attribute_files(conn, [f["file_id"] for f in files])
     rank_of = {f["file_id"]: f["rank"] for f in files}
@@ -91,15 +120,21 @@ def attribute_root_records(conn: duckdb.DuckDBPyConnection, root: str) -> tuple[
     for k in records:
         k["rank"] = rank_of[k["file_id"]]
         by_rank[k["rank"]].append(k)
+    layers = assign_layers(records)  # layer, slot, … on every record: alignment maps slot to slot
     alignment = []
     for rank, group in _rank_groups(files).items():
         for stage, rate in _align_rank(by_rank[rank], group).items():
             alignment.append({"root": root, "rank": rank, "stage": stage, **{k: rate.get(k) for k in RATE_KEYS}})
+    timing = _timing(records, files)
+    [(framework, model)] = conn.execute(read_sql("facts/root_identity.sql"), [root]).fetchall() or [(None, None)]
+    cross_root = attribute_cross_root(conn, root, timing)  # graph replays still without a site: another root
+    catalog = attribute_from_catalog(timing, framework, model)  # … then the kernel-site catalog
     assign_costs(conn, records)  # FLOPs and bytes per activity from its (possibly mapped) op's shapes
     collective_facts(conn, records)  # NCCL metadata and what the CPU did before each collective
     for i, k in enumerate(records):
         k["seq"] = i
-    return records, alignment
+    notes = _stage_notes(root, timing, layers=layers, cross_root=cross_root, catalog_sites=catalog)
+    return records, alignment, notes
 
 
 def facts_table(records: list[dict]) -> pa.Table:
@@ -115,15 +150,17 @@ def facts_table(records: list[dict]) -> pa.Table:
 
 
 def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
-                alignment: list[dict]) -> dt.datetime:
-    """Replace `root`'s facts and alignment rates in one transaction; return the build time."""
+                alignment: list[dict], notes: list[dict] = ()) -> dt.datetime:
+    """Replace `root`'s facts, alignment rates and stage notes in one transaction; return the build time."""
     table = facts_table(records)
     rates = pa.Table.from_pylist(alignment, schema=_RATES_SCHEMA) if alignment else _RATES_SCHEMA.empty_table()
     built_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    with transaction(conn):
+    with transaction(settle(conn)):
         run_statements(conn, "facts/delete_root.sql", [root])
         conn.from_arrow(table).insert_into("kernel_facts")
         conn.from_arrow(rates).insert_into("alignment_rates")
+        conn.from_arrow(pa.Table.from_pylist([{**n, **{k: _json(n.get(k)) for k in NOTE_KINDS}} for n in notes],
+                                             schema=_NOTES_SCHEMA)).insert_into("stage_notes")
         conn.execute(read_sql("facts/record_build.sql"), [root, built_at, table.num_rows, root])
     return built_at
 
@@ -131,14 +168,23 @@ def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
 _RATES_SCHEMA = pa.schema([
     ("root", pa.string()), ("rank", pa.int32()), ("stage", pa.string()), ("by_count", pa.float64()),
     ("by_time", pa.float64()), ("kernels", pa.int64()), ("mapped", pa.int64()), ("time_ns", pa.int64()),
-    ("mapped_ns", pa.int64()), ("source", pa.string()),
+    ("mapped_ns", pa.int64()), ("source", pa.string()), ("method", pa.string()),
 ])
+
+
+NOTE_KINDS = ("layers", "cross_root", "catalog_sites")
+_NOTES_SCHEMA = pa.schema([("root", pa.string()), ("stage", pa.string()),
+                           *((k, pa.string()) for k in NOTE_KINDS)])
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def build_facts(conn: duckdb.DuckDBPyConnection, root: str) -> FactsSummary:
     """Attribute and align every loaded file of `root` (all ranks) and store the facts."""
-    records, alignment = attribute_root_records(conn, root)
-    built_at = store_facts(conn, root, records, alignment)
+    records, alignment, notes = attribute_root_records(conn, root)
+    built_at = store_facts(conn, root, records, alignment, notes)
     ranks = sorted({k["rank"] for k in records if k["rank"] is not None})
     return FactsSummary(root, len(records), len({k["file_id"] for k in records}), ranks, alignment, built_at)
 
@@ -146,6 +192,14 @@ def build_facts(conn: duckdb.DuckDBPyConnection, root: str) -> FactsSummary:
 def load_facts(conn: duckdb.DuckDBPyConnection, root: str) -> pa.Table:
     """The stored facts of `root` as Arrow, in build order (files by path, kernels in time order)."""
     return conn.sql(read_sql("facts/load.sql"), params=[root]).to_arrow_table()
+
+
+def stage_notes(conn: duckdb.DuckDBPyConnection, root: str) -> dict[str, dict]:
+    """stage → the stored layer / cross-root / catalog findings of `root` (each a dict or None)."""
+    out = {}
+    for row in query_dicts(conn, read_sql("facts/stage_notes.sql"), [root]):
+        out[row["stage"]] = {k: orjson.loads(row[k]) if row[k] else None for k in NOTE_KINDS}
+    return out
 
 
 def alignment_rates(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:

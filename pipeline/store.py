@@ -115,7 +115,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 
 # Tables computed from the raw event tables: dropped and recreated when their definition changes
 # (`proftriage analyze` builds them again; the state check names it). Raw tables are never dropped.
-FACT_TABLES = ("kernel_facts", "alignment_rates", "facts_builds")
+FACT_TABLES = ("kernel_facts", "alignment_rates", "facts_builds", "stage_notes")
 DERIVED_PREFIXES = ("report_", "diff_")
 
 

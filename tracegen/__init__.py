@@ -14,6 +14,7 @@ trace into kernel records (``docs/architecture.md`` columns) for tests.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import gc
 import gzip
@@ -26,6 +27,7 @@ from typing import Any
 import orjson
 
 from pipeline.frames import choose_site, display_frame  # the project's one definition of a site
+from tracegen import models
 
 BASE_NS = 1_775_078_550_000_000_000  # baseTimeNanoseconds (start of a 3-month interval)
 START_NS = 1_365_627_862_757_064  # first event, relative to BASE_NS (~1.4e12 µs like real files)
@@ -92,7 +94,7 @@ class OpDef:
     """One model op: Python site frames + cpu_op chain + ordered kernel chain (one launch group)."""
 
     key: str
-    block: str  # "layer" | "attn" | "mlp"
+    block: str  # "layer" | "attn" | "mlp" | "model" (model shell, outside the layers) | "sample" (after the forward)
     module: str | None  # nn.Module class wrapping the op (adds module noise frames)
     frames: tuple[str, ...]  # outermost → innermost, inside the module
     cpu_ops: tuple[str, ...]  # outermost → innermost; kernels carry the innermost op's External id
@@ -288,6 +290,10 @@ class ModelSpec:
     # then runs its own duration (ground truth: GroundTruth.pdl_overlap)
     pdl_ops: tuple[str, ...] = ()
     op_scale: tuple[tuple[str, float], ...] = ()  # (op key, factor): that op's kernels × factor (a regression)
+    moe: bool = False  # MoE layers (router, top-k, fused experts) instead of the dense MLP: tracegen/models.py
+    dense_layers: int = 0  # with moe: the first N layers keep the dense MLP
+    shell: bool = False  # embedding, final norm, lm_head and sampling around the layers: tracegen/models.py
+    stage_variants: bool = False  # prefill layers run other attention kernels, no split-K: tracegen/models.py
 
     @classmethod
     def bench(cls, layers: int = 100, framework: str = "sglang") -> "ModelSpec":
@@ -303,7 +309,8 @@ class Truth:
     cpu_op: str
     stack: tuple[str, ...]
     op: str
-    layer: int
+    layer: int  # -1 outside the decoder layers (memcpy, model shell)
+    kernel: int = 0  # index of the kernel in its op's chain
 
 
 @dataclass
@@ -512,6 +519,10 @@ def _op_path(ctx: _Ctx, layer: int, op: OpDef, n: int, head: list) -> list[tuple
     if ctx.spec.detail == "lean":
         return head + [(("op", n), op.frames[0].replace("{stage}", stage))]
     p = list(head)
+    if op.block in ("model", "sample"):  # model shell: under the model module, outside every layer
+        idx = 2 * ctx.spec.layers if op.module == "RMSNorm" else 0
+        p += [(("op", n, "m", i), x) for i, x in enumerate(_mod(op.module, idx) if op.module else [])]
+        return p + [(("op", n, i), x) for i, x in enumerate(op.frames)]
     p += [(("layer", layer, i), x) for i, x in enumerate(_mod(f["layer"][0], layer) + [f["layer"][1]])]
     if op.block != "layer":
         cls, fr = f[op.block]
@@ -562,12 +573,17 @@ def _eager_op(ctx: _Ctx, w: _Writer, step: int, layer: int, op: OpDef, n: int, h
     opened = [w.cpu_op(c) for c in (op.cpu_ops[-1:] if ctx.spec.detail == "lean" else op.cpu_ops)]
     ext = opened[-1]["args"]["External id"]
     stream = _stream_of(w, op)
-    for i, (name, dur) in enumerate(_kernel_names(ctx, op)):
+    for k, (name, dur) in enumerate(_kernel_names(ctx, op)):
         rt, corr = w.launch(name, ext)
-        w.kernel(name, _jit(w, dur), corr, ext, rt["ts"] + 4_000, stream, truth,
-                 pdl=i == 0 and op.key in ctx.spec.pdl_ops)
+        w.kernel(name, _jit(w, dur), corr, ext, rt["ts"] + 4_000, stream, _nth(truth, k),
+                 pdl=k == 0 and op.key in ctx.spec.pdl_ops)
     for e in reversed(opened):
         w.close(e)
+
+
+def _nth(truth: Truth, k: int) -> Truth:
+    """The truth of the k-th kernel of an op's chain."""
+    return truth if k == 0 else dataclasses.replace(truth, kernel=k)
 
 
 def _stream_of(w: _Writer, op: OpDef) -> int:
@@ -582,13 +598,33 @@ def _jit(w: _Writer, dur: int) -> int:
 
 
 def _layer_ops(ctx: _Ctx) -> list[tuple[int, OpDef]]:
-    return [(layer, op) for layer in range(ctx.spec.layers) for op in ctx.ops.values()]
+    """(layer, op) of one forward pass, model shell included (layer -1); sampling is separate."""
+    out = [(layer, op) for layer in range(ctx.spec.layers)
+           for op in models.layer_ops(ctx.spec, ctx.ops, layer, ctx.stage)]
+    if ctx.spec.shell:
+        pre, post, _ = _shell(ctx)
+        out = [(-1, op) for op in pre] + out + [(-1, op) for op in post]
+    return out
+
+
+def _shell(ctx: _Ctx) -> tuple[tuple[OpDef, ...], ...]:
+    norm = ctx.ops["input_layernorm"].kernels[0].name if "input_layernorm" in ctx.ops else "rms_norm_kernel"
+    return models.shell_ops(ctx.spec.framework, ctx.spec.vendor, norm)
+
+
+def _sample(ctx: _Ctx, w: _Writer, step: int, head: list, n: int) -> None:
+    """Sampling after the forward pass: eager, also when the forward is a graph replay."""
+    if ctx.spec.shell:
+        for i, op in enumerate(_shell(ctx)[2]):
+            _eager_op(ctx, w, step, -1, op, n + i, head)
 
 
 def _eager_step(ctx: _Ctx, w: _Writer, step: int) -> None:
     head = _model_head(ctx, step)
-    for n, (layer, op) in enumerate(_layer_ops(ctx)):
+    items = _layer_ops(ctx)
+    for n, (layer, op) in enumerate(items):
         _eager_op(ctx, w, step, layer, op, n, head)
+    _sample(ctx, w, step, head, len(items))
 
 
 def _graph_replay(ctx: _Ctx, w: _Writer, items: list[tuple[int, OpDef, list]], head: list, key: tuple) -> None:
@@ -598,9 +634,9 @@ def _graph_replay(ctx: _Ctx, w: _Writer, items: list[tuple[int, OpDef, list]], h
     t = rt["ts"] + 6_000
     for layer, op, path in items:
         truth = _truth(ctx, w, path, op, layer)
-        for i, (name, dur) in enumerate(_kernel_names(ctx, op)):
-            start = w.kernel(name, _jit(w, int(dur * 0.93)), corr, None, t, _stream_of(w, op), truth, graph=True,
-                             pdl=i == 0 and op.key in ctx.spec.pdl_ops)
+        for k, (name, dur) in enumerate(_kernel_names(ctx, op)):
+            start = w.kernel(name, _jit(w, int(dur * 0.93)), corr, None, t, _stream_of(w, op), _nth(truth, k),
+                             graph=True, pdl=k == 0 and op.key in ctx.spec.pdl_ops)
             t = start + 1_000
 
 
@@ -613,6 +649,7 @@ def _graph_step(ctx: _Ctx, w: _Writer, step: int, piecewise: bool, extra_memcpy:
     items = [(layer, op, _op_path(ctx, layer, op, n, eager_head)) for n, (layer, op) in enumerate(_layer_ops(ctx))]
     if not piecewise:
         _graph_replay(ctx, w, items, head, ("graph", step))
+        _sample(ctx, w, step, eager_head, len(items))
         return
     piece: list = []
     for n, (layer, op, path) in enumerate(items):
@@ -625,6 +662,7 @@ def _graph_step(ctx: _Ctx, w: _Writer, step: int, piecewise: bool, extra_memcpy:
         _eager_op(ctx, w, step, layer, op, n, eager_head)
     if piece:
         _graph_replay(ctx, w, piece, head, ("piece" if "piece" in f else "graph", step, len(items)))
+    _sample(ctx, w, step, eager_head, len(items))
 
 
 def _memcpy(ctx: _Ctx, w: _Writer, path: list) -> None:

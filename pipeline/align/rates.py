@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pipeline.analyze.protocol import Pooled, StagePart
 
-RATE_FIELDS = ("by_count", "by_time", "kernels", "mapped", "time_ns", "mapped_ns", "source")
+RATE_FIELDS = ("by_count", "by_time", "kernels", "mapped", "time_ns", "mapped_ns", "source", "method")
 
 
 def combine_rates(rates: list[dict]) -> dict | None:
@@ -24,7 +24,19 @@ def combine_rates(rates: list[dict]) -> dict | None:
         "by_time": sums["mapped_ns"] / sums["time_ns"] if sums["time_ns"] else 1.0,
         **sums,
         "source": "; ".join(dict.fromkeys(r["source"] for r in rates)),
+        "method": "; ".join(dict.fromkeys(r["method"] for r in rates if r["method"])) or None,
     }
+
+
+class GraphSites(Pooled):
+    """Stage fields ``cross_root`` and ``catalog_sites``: which other root, and which catalog entries,
+    gave graph replays their sites (docs/layers.md) — stored per stage when the facts were built."""
+
+    name = "graph_sites"
+
+    def run(self, part: StagePart, done: dict) -> dict:
+        notes = part.ctx.notes.get(part.stage) or {}
+        return {"cross_root": notes.get("cross_root"), "catalog_sites": notes.get("catalog_sites")}
 
 
 class AlignmentRate(Pooled):

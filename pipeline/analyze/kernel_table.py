@@ -200,6 +200,8 @@ def step_count(kernels: Kernels) -> int:
     return t.group_by(["file_id", "step"], use_threads=False).aggregate([]).num_rows if t.num_rows else 0
 
 
+# every kind that can give a kernel its site (docs/layers.md); `coverage.by_attribution_ns` lists all
+ATTRIBUTION_KINDS = ("direct", "enclosing", "mapped", "cross_root", "catalog", "graph", "none")
 NO_CPU_NOTE = "no CPU-side events in the trace (GPU-only capture): kernels cannot be attributed"
 
 
@@ -211,6 +213,7 @@ class KernelTable(Pooled):
 
     def run(self, part: StagePart, done: dict) -> dict:
         cov = coverage(part.table)
+        cov["by_attribution_ns"] = {**dict.fromkeys(ATTRIBUTION_KINDS, 0), **cov["by_attribution_ns"]}
         if not part.ctx.has_cpu:
             cov["note"] = NO_CPU_NOTE
         return {"kernels": kernel_rows(part.table), "families": family_summary(part.table), "coverage": cov,

@@ -36,6 +36,7 @@ class RootContext:
     alignment: dict = field(default_factory=dict)  # (rank, stage) → stored match-rate row
     device: Any = None  # pipeline.roofline.devices.Device of the view's kernels
     rank_of: dict = field(default_factory=dict)  # file_id → rank of every timing file, when ≥ 2 ranks
+    notes: dict = field(default_factory=dict)  # stage → stored layers / cross_root / catalog_sites findings
 
 
 @dataclass(frozen=True)

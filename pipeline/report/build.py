@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 
 from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.protocol import RootContext, StagePart
-from pipeline.facts import alignment_rates, load_facts
+from pipeline.analyze.layers import no_layer_warnings
+from pipeline.facts import alignment_rates, load_facts, stage_notes
 from pipeline.report.context import context_of, file_ranks, root_files, root_info
 from pipeline.report.registry import ANALYZERS
 from pipeline.report.state import REPORT_VERSION, require_facts
@@ -53,6 +54,7 @@ class RootFacts:
     rates: dict  # (rank, stage) → stored alignment rate
     rank_of: dict  # file_id → rank of every timing file (empty below two ranks)
     siblings: dict  # stage → that stage's timing rows of every rank
+    notes: dict  # stage → the facts steps' stored findings (layers, cross_root, catalog_sites)
 
 
 def _select(files: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -135,7 +137,7 @@ def analyze_view(conn: duckdb.DuckDBPyConnection, facts: pa.Table, view: View, r
     """Every stage of one view, plus what lies outside the steps."""
     timing = _rows_of(facts, view.timing)
     device = trace_device(conn, timing.select(["file_id", "device", "dur_ns"]).to_pylist())
-    ctx = context_of(root.info, view.timing, view.mapping, root.rates, device, root.rank_of)
+    ctx = context_of(root.info, view.timing, view.mapping, root.rates, device, root.rank_of, root.notes)
     mapping = _mapping_stages(facts, view)
     stages = [_stage(view, s, t, mapping.get(s), ctx, runs, root.siblings.get(s)) for s, t in by_stage(timing).items()]
     outside = timing.filter(pc.equal(timing.column("stage"), OUTSIDE))
@@ -193,9 +195,11 @@ def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
         everyone = plan[0].timing  # the view `all`: every rank's timing files
         rank_of = {f["file_id"]: f["rank"] for f in everyone if f["rank"] is not None}
         rf = RootFacts(info, {(r["rank"], r["stage"]): r for r in alignment_rates(conn, root)},
-                       rank_of if len(set(rank_of.values())) >= 2 else {}, by_stage(_rows_of(facts, everyone)))
+                       rank_of if len(set(rank_of.values())) >= 2 else {}, by_stage(_rows_of(facts, everyone)),
+                       stage_notes(conn, root))
         runs = _Runs()
         views = [analyze_view(conn, facts, v, rf, runs) for v in plan]
+        head["warnings"] = no_layer_warnings(rf.notes)
     head["default_view"] = views[1]["view"] if len(views) > 1 else "all"
     _store(conn, root, head, views)
     return {"head": head, "views": views}

@@ -58,7 +58,7 @@ def file_ranks(files: list[dict]) -> list[int]:
 
 
 def context_of(info: dict, timing: list[dict], mapping: list[dict], alignment: dict, device=None,
-               rank_of: dict | None = None) -> RootContext:
+               rank_of: dict | None = None, notes: dict | None = None) -> RootContext:
     """The analyses' context for a view whose timing and mapping files are given (`rank_of`: every
     timing file's rank, root-wide, when the root has two or more ranks)."""
     return RootContext(
@@ -66,5 +66,5 @@ def context_of(info: dict, timing: list[dict], mapping: list[dict], alignment: d
         platform=next((f["platform"] for f in timing), "cuda"),
         tp=next((f["tp"] for f in timing if f["tp"]), None),
         has_cpu=any(f["has_cpu"] for f in timing + mapping),
-        alignment=alignment, device=device, rank_of=rank_of or {},
+        alignment=alignment, device=device, rank_of=rank_of or {}, notes=notes or {},
     )

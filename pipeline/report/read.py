@@ -23,8 +23,8 @@ SCHEMA_VERSION = 2  # docs/json-schema.md "Changes": version 2 renamed and redef
 STAGE_KEYS = ("stage", "kernel_time_ns", "kernel_count", "summary", "coverage", "alignment", "kernels", "cutoff",
               "ranks", "timeline", "families", "launch_groups", "overlap", "overlap_families", "busy_ns", "idle_ns",
               "launch_bound_ns", "multi_stream_ns", "pdl_overlaps", "pdl_overlap_ns", "category_overlap",
-              "family_category_overlap", "anomalies", "overlap_note", "fusions", "near_misses", "steps", "collectives",
-              "collective_matching", "host_bound", "roofline", "headline")
+              "family_category_overlap", "anomalies", "overlap_note", "fusions", "near_misses", "steps", "layers",
+              "cross_root", "catalog_sites", "collectives", "collective_matching", "host_bound", "roofline", "headline")
 LAYERWISE_RULE = "per-row: rows whose share of the step's kernel time is below the cutoff are hidden"
 
 

@@ -6,11 +6,12 @@ Each entry implements `pipeline.analyze.protocol.Analyzer`; its stage fields are
 
 from __future__ import annotations
 
-from pipeline.align.rates import AlignmentRate
+from pipeline.align.rates import AlignmentRate, GraphSites
 from pipeline.analyze.collectives import Collectives
 from pipeline.analyze.fusion_table import FusionTable
 from pipeline.analyze.kernel_table import KernelTable, Summary
 from pipeline.analyze.launch_groups import LaunchGroups
+from pipeline.analyze.layers import LayerTable
 from pipeline.analyze.overlap_table import OverlapTable
 from pipeline.analyze.protocol import Analyzer
 from pipeline.analyze.roofline import Roofline
@@ -20,6 +21,8 @@ ANALYZERS: tuple[Analyzer, ...] = (
     Summary(),        # summary, kernel_time_ns, kernel_count
     KernelTable(),    # kernels, families, coverage, steps
     AlignmentRate(),  # alignment
+    GraphSites(),     # cross_root, catalog_sites
+    LayerTable(),     # layers
     LaunchGroups(),   # launch_groups
     OverlapTable(),   # overlap, overlap_families, busy/idle/launch-bound/multi-stream, category_overlap, note
     FusionTable(),    # fusions, near_misses

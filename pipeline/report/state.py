@@ -12,7 +12,7 @@ import duckdb
 
 from pipeline.paths import read_sql
 
-REPORT_VERSION = 5  # bump when an analysis changes what it stores
+REPORT_VERSION = 6  # bump when an analysis changes what it stores
 
 
 class NotAnalyzed(LookupError):

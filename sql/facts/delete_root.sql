@@ -2,3 +2,4 @@
 -- Parameters: ? = root (each statement)
 DELETE FROM kernel_facts WHERE root = ?;
 DELETE FROM alignment_rates WHERE root = ?;
+DELETE FROM stage_notes WHERE root = ?;

@@ -4,6 +4,7 @@
 DROP TABLE IF EXISTS kernel_facts;
 DROP TABLE IF EXISTS alignment_rates;
 DROP TABLE IF EXISTS facts_builds;
+DROP TABLE IF EXISTS stage_notes;
 DROP TABLE IF EXISTS report_roots;
 DROP TABLE IF EXISTS report_views;
 DROP TABLE IF EXISTS report_stages;

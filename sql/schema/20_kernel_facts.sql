@@ -46,7 +46,14 @@ CREATE TABLE IF NOT EXISTS kernel_facts (
     gap_prev_end_ns    BIGINT,
     gap_prev_launch_ns BIGINT,
     gap_cpu_ops        STRUCT(name TEXT, count BIGINT, time_ns BIGINT)[],
-    gap_site           TEXT
+    gap_site           TEXT,
+    layer        INTEGER,
+    slot         INTEGER,
+    layer_pass   INTEGER,
+    layer_group  TEXT,
+    slot_role    TEXT,
+    layer_source TEXT,
+    input_dims   TEXT
 );
 COMMENT ON COLUMN kernel_facts.root IS 'trace_roots.root';
 COMMENT ON COLUMN kernel_facts.file_id IS 'trace_files.file_id of the activity''s file';
@@ -74,8 +81,8 @@ COMMENT ON COLUMN kernel_facts.stack_id IS 'id of the distinct stack within the 
 COMMENT ON COLUMN kernel_facts.step IS 'step index in the file (time order); NULL outside step annotations';
 COMMENT ON COLUMN kernel_facts.step_name IS 'the step annotation''s name';
 COMMENT ON COLUMN kernel_facts.stage IS 'prefill | decode | mixed | unknown | outside (outside every step window)';
-COMMENT ON COLUMN kernel_facts.attribution IS 'how the site was obtained: direct (External id) | enclosing (op around the launch) | mapped (alignment) | graph (graph replay, no site) | none';
-COMMENT ON COLUMN kernel_facts.mapped_from IS 'for attribution = mapped: ''mapping trace <path>'' or ''eager steps of this trace''';
+COMMENT ON COLUMN kernel_facts.attribution IS 'how the site was obtained: direct (External id) | enclosing (op around the launch) | mapped (mapping trace or eager steps of this trace) | cross_root (another root of the same model, by layer slot) | catalog (pipeline/catalog/kernel_sites.toml) | graph (graph replay, no site) | none (no site)';
+COMMENT ON COLUMN kernel_facts.mapped_from IS 'where a transferred site comes from: ''mapping trace <path>'', ''eager steps of this trace'', ''root <root> (captured <UTC time>)'', ''catalog <entry id> (<upstream file>)''';
 COMMENT ON COLUMN kernel_facts.match_kind IS 'alignment match: exact | family | NULL';
 COMMENT ON COLUMN kernel_facts.flops IS 'FLOPs of the launching op''s cost model, this activity''s share of its launch group (split by duration); NULL without a model (pipeline/roofline/costs.py)';
 COMMENT ON COLUMN kernel_facts.bytes IS 'HBM bytes of the same model and share; NULL without a model';
@@ -93,3 +100,10 @@ COMMENT ON COLUMN kernel_facts.gap_prev_end_ns IS 'collectives: end of the GPU a
 COMMENT ON COLUMN kernel_facts.gap_prev_launch_ns IS 'collectives: that activity''s launch; the CPU gap before the collective runs from here to its own launch_ts_ns';
 COMMENT ON COLUMN kernel_facts.gap_cpu_ops IS 'collectives: outermost CPU ops of the launching thread in that CPU gap, time clipped to it, largest first';
 COMMENT ON COLUMN kernel_facts.gap_site IS 'collectives: innermost model/framework frame covering at least half of the CPU gap';
+COMMENT ON COLUMN kernel_facts.layer IS 'decoder layer index within its forward pass (NULL outside the layers: embedding, final norm, lm_head, sampling, scheduler work); docs/layers.md';
+COMMENT ON COLUMN kernel_facts.slot IS 'position in the stage''s layer template (tile variants of one kernel share a slot)';
+COMMENT ON COLUMN kernel_facts.layer_pass IS 'forward pass index within the stage (NULL outside the layers)';
+COMMENT ON COLUMN kernel_facts.layer_group IS 'slot group (pipeline/catalog/layer_groups.toml): attention, qkv_o_gemm, qk_norm_rope, router_topk, expert_gemm, moe_finalize, communication, norm, activation, kv_cache_store, mlp_gemm, other';
+COMMENT ON COLUMN kernel_facts.slot_role IS 'projection the slot position tells: qkv | o | gate_up | down | router | mlp | qk_norm | rope | NULL';
+COMMENT ON COLUMN kernel_facts.layer_source IS 'how the layers were found: module (nn.Module frames) | stack | periodicity';
+COMMENT ON COLUMN kernel_facts.input_dims IS 'attribution = cross_root: the source op''s recorded input shapes (JSON); else NULL';

@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS alignment_rates (
     mapped    BIGINT,
     time_ns   BIGINT,
     mapped_ns BIGINT,
-    source    TEXT
+    source    TEXT,
+    method    TEXT
 );
 COMMENT ON COLUMN alignment_rates.root IS 'trace_roots.root';
 COMMENT ON COLUMN alignment_rates.rank IS 'rank whose traces were aligned (NULL: files without a rank)';
@@ -22,3 +23,4 @@ COMMENT ON COLUMN alignment_rates.mapped IS 'of those, kernels alignment mapped'
 COMMENT ON COLUMN alignment_rates.time_ns IS 'their summed duration (ns)';
 COMMENT ON COLUMN alignment_rates.mapped_ns IS 'summed duration of the mapped ones (ns)';
 COMMENT ON COLUMN alignment_rates.source IS 'what supplied the sites: mapping trace <paths> | eager steps of this trace';
+COMMENT ON COLUMN alignment_rates.method IS 'layer slots (slot-wise transfer) | sequence alignment (whole-sequence diff)';

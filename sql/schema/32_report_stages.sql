@@ -25,7 +25,10 @@ CREATE TABLE IF NOT EXISTS report_stages (
     anomalies        JSON,
     roofline         JSON,
     collective_matching JSON,
-    host_bound       JSON
+    host_bound       JSON,
+    layers           JSON,
+    cross_root       JSON,
+    catalog_sites    JSON
 );
 COMMENT ON COLUMN report_stages.root IS 'trace_roots.root';
 COMMENT ON COLUMN report_stages.view IS 'report_views.view';
@@ -52,3 +55,6 @@ COMMENT ON COLUMN report_stages.anomalies IS 'same_stream_contained (kernels lyi
 COMMENT ON COLUMN report_stages.roofline IS 'speed of light of the stage: FLOPs, bytes, MFU, MBU, top rows by recoverable time (docs/roofline.md)';
 COMMENT ON COLUMN report_stages.collective_matching IS 'how collectives were matched across ranks and whether their clocks line up (NULL: one rank)';
 COMMENT ON COLUMN report_stages.host_bound IS 'host-bound ceiling: the largest share of the stage''s wall time GPU-side savings could recover (docs/collectives.md)';
+COMMENT ON COLUMN report_stages.layers IS 'per-layer table: count, forward_passes, per_layer_ns, remainder_ns, slots, groups, outside (docs/layers.md); NULL without decoder layers';
+COMMENT ON COLUMN report_stages.cross_root IS 'the other root graph replays took their sites from, by layer slot, with the match rate and the refused candidates';
+COMMENT ON COLUMN report_stages.catalog_sites IS 'sites given from the kernel-site catalog, per entry (not proven by the trace)';
