@@ -8,14 +8,16 @@ import orjson
 from assets.partitions import trace_roots
 from assets.resources import TracePaths, WarehouseResource
 from assets.roots import GROUP, kernel_facts
+from pipeline.paths import safe_join
 from pipeline.report.build import TriageOptions, triage_root
 
 STAGE_COLUMNS = ("stage", "kernel_time_ns", "kernel_count", "site_share", "cpu_op_share", "alignment", "headline")
 
 
 def report_path(reports_dir: Path, root_key: str) -> Path:
-    """Where the JSON report of a root is written (the key's `/` become folders)."""
-    return reports_dir / f"{root_key}.json"
+    """Where the JSON report of a root is written (the key's `/` become folders); a key that
+    would leave `reports_dir` (``..``, a leading ``/``) raises `pipeline.paths.UnsafePath`."""
+    return safe_join(reports_dir, f"{root_key}.json")
 
 
 def stage_rows(report: dict) -> list[dict]:

@@ -21,6 +21,7 @@ from pipeline.capture.manifest import now_iso, single_rank, write_manifest
 from pipeline.capture.probe import probe_server, require_answers
 from pipeline.capture.wait import WaitSpec, list_traces, move_into, snapshot, wait_for_traces
 from pipeline.capture.workload import STAGES, Prompts, StagePlan, plan
+from pipeline.paths import UnsafePath, safe_join
 
 
 def _stderr(msg: str) -> None:
@@ -218,7 +219,10 @@ def capture_from_matrix_entry(entry: dict[str, Any], output_root: Path,
     """Capture for one matrix entry `{framework, model, url | mapping_url+formal_url, stages,
     num_steps}` under `output_root/<model>/<framework>/`; returns the trace roots written."""
     model = str(entry.get("model") or "unknown-model")
-    out = Path(output_root) / model.replace("/", "__") / entry["framework"]
+    try:
+        out = safe_join(Path(output_root), model.replace("/", "__"), str(entry["framework"]))
+    except UnsafePath as exc:
+        raise CaptureError(f"matrix entry {model!r}: {exc}") from None
     stages = entry.get("stages") or STAGES
     cfg = CaptureConfig(
         framework=entry["framework"], output_dir=out, url=entry.get("url"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.paths import safe_join
 from pipeline.render.markdown import render
 from pipeline.report.build import TriageOptions, triage_root
 
@@ -88,7 +89,7 @@ def write_bundle(conn: duckdb.DuckDBPyConnection, out_dir: Path, framework: str,
     by_fw = {fw: cache.get(roots) for (fw, m), roots in _roots(conn).items() if m == model_slug}
     if framework not in by_fw:
         raise KeyError(f"no trace root for framework {framework!r} and model {model!r} in the warehouse")
-    path = out_dir / model_slug / f"{slug(framework)}.md"
+    path = safe_join(out_dir, model_slug, f"{slug(framework)}.md")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render("bundle.md.j2", model=model, framework=FRAMEWORK_NAMES.get(framework, framework),
                   reports=by_fw[framework], cross=cross_framework(by_fw), heading_level=2)
