@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.discover import TraceRoot, discover, discover_root, inspect_file, normal_path, sanitize_key
+from pipeline.exits import write_failure
 from pipeline.ingest.layerwise import layerwise_table, load_layerwise
 from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
-from pipeline.ingest.parse import ParsedFile, Progress, converter_threads, parse_file, size_estimate, spool_failure
+from pipeline.ingest.parse import ParsedFile, Progress, converter_threads, parse_file, size_estimate
 from pipeline.ingest.reader import TraceReadError
 from pipeline.ingest.spool import private_spool
 from pipeline.store import Warehouse, file_id_for, write_through
@@ -38,7 +39,7 @@ def _parse_layerwise(path: Path, file_id: int, spool_root: Path) -> ParsedFile:
         (spool / "layerwise_nodes").mkdir(parents=True, exist_ok=True)
         pq.write_table(layerwise_table(rows, file_id), spool / "layerwise_nodes" / "part-000000.parquet")
     except OSError as exc:
-        parsed.status, parsed.error = "error", f"{path}: {spool_failure(exc, spool)}"
+        parsed.status, parsed.error = "error", f"{path}: {write_failure(exc, spool)}"
         return parsed
     parsed.header = {"context": context}
     parsed.events = len(rows)

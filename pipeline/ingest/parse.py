@@ -15,11 +15,10 @@ unreadable or truncated file, a spool that cannot be written (a full disk says s
 from __future__ import annotations
 
 import concurrent.futures as cf
-import errno
 import gc
-import threading
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -30,6 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.exits import write_failure
 from pipeline.ingest import reader
 from pipeline.ingest.duckjson import prepare, settle, thread_parser
 from pipeline.ingest.events import BadEvent, BatchResult, convert
@@ -53,11 +53,6 @@ class SpoolWriteError(Exception):
     """The spool could not be written; the message says why (a full disk says so)."""
 
 
-def spool_failure(exc: OSError, where: Path) -> str:
-    """What an OSError while writing `where` means, in words."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
-        return f"no space left on device while writing {where}"
-    return f"cannot write {where} ({exc.strerror or exc})"
 
 
 @dataclass
@@ -114,7 +109,7 @@ def _write_tables(tables: dict, out: Path, batch: Batch) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, folder / f"{part}.parquet", compression="snappy")
         except OSError as exc:
-            raise SpoolWriteError(spool_failure(exc, out)) from None
+            raise SpoolWriteError(write_failure(exc, out)) from None
 
 
 def convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
@@ -163,7 +158,7 @@ def _duck_batch(batch: Batch, file_id: int, out: Path, variant: str, keep: bool 
     except duckdb.Error:
         return None
     except OSError as exc:
-        raise SpoolWriteError(spool_failure(exc, out)) from None
+        raise SpoolWriteError(write_failure(exc, out)) from None
     finally:
         raw.unlink(missing_ok=True)
     return _out(result, out, batch, None, keep)
@@ -279,7 +274,7 @@ def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,
     except SpoolWriteError as exc:
         parsed.status, parsed.error = "error", f"{path}: {exc}"
     except OSError as exc:
-        parsed.status, parsed.error = "error", f"{path}: {spool_failure(exc, spool)}"
+        parsed.status, parsed.error = "error", f"{path}: {write_failure(exc, spool)}"
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - one file's surprise must not stop the run; it is recorded
