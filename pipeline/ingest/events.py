@@ -48,10 +48,12 @@ INT64 = 1 << 63
 
 
 def _ints(values: list) -> pa.Array:
-    try:
-        return pa.array(values, pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        return pa.array([_as_int(v) for v in values], pa.int64())
+    if set(map(type, values)) <= {int, type(None)}:  # pyarrow would truncate floats (3.5 → 3)
+        try:
+            return pa.array(values, pa.int64())
+        except (pa.ArrowInvalid, OverflowError):
+            pass
+    return pa.array([_as_int(v) for v in values], pa.int64())
 
 
 def _as_int(value: object) -> int | None:

@@ -114,14 +114,16 @@ def _previous_ok(conn: duckdb.DuckDBPyConnection, root: str) -> dict[int, str]:
 
 
 def _file_rows(root: TraceRoot, parsed: dict[str, ParsedFile | None], previous: dict[int, str],
-               summary: LoadSummary) -> tuple[list[tuple], set[int]]:
-    """`trace_files` rows of the root, and the ids whose previous rows are kept (``stale``).
+               summary: LoadSummary) -> tuple[list[tuple], dict[int, str]]:
+    """New `trace_files` rows of the root, and the files whose previous load is kept (``stale``)
+    with the reason.
 
-    A file that loaded before keeps its rows when it now fails to parse, is rejected by
-    discovery (overwritten by garbage, by non-trace JSON) or its root is rejected; the
-    reason is an error of this load (printed by `ingest`, exit 1 with ``--strict``).
+    A file that loaded before keeps its rows — and its `trace_files` row, which describes them —
+    when it now fails to parse, is rejected by discovery (overwritten by garbage, by non-trace
+    JSON) or its root is rejected; the reason is an error of this load (printed by `ingest`,
+    exit 1 with ``--strict``).
     """
-    rows, keep = [], set()
+    rows, keep = [], {}
     for tf in root.files:
         result = parsed.get(tf.rel_path)
         fid = file_id_for(root.key, tf.rel_path)
@@ -129,13 +131,31 @@ def _file_rows(root: TraceRoot, parsed: dict[str, ParsedFile | None], previous: 
         failed = status in ("error", "rejected") or (status == "skipped" and root.status != "ok")
         if failed and fid in previous:
             summary.errors.append(error or tf.rel_path)
-            keep.add(fid)
-            status, error = "stale", f"{error}; keeping the rows of the previous successful load"
             summary.kept.append(tf.rel_path)
-        elif status == "error":
+            keep[fid] = f"{error}; keeping the rows of the previous successful load"
+            continue
+        if status == "error":
             summary.errors.append(error or tf.rel_path)
         rows.append(trace_file_row(root, tf, result, status, error))
     return rows, keep
+
+
+def _replace_file_rows(conn: duckdb.DuckDBPyConnection, root: str, rows: list[tuple], keep: dict[int, str]) -> None:
+    """Swap the root's `trace_files` rows for `rows`, the kept files' rows marked stale in place."""
+    conn.execute("DELETE FROM trace_files WHERE root = ? AND NOT list_contains(?, file_id)", [root, list(keep)])
+    if keep:
+        _update_stale(conn, keep)
+    if rows:  # one Arrow insert: executemany costs ~1 ms a row
+        _insert(conn, "trace_files", pa.table({c: list(v) for c, v in zip(TRACE_FILE_COLUMNS, zip(*rows))}))
+
+
+def _update_stale(conn: duckdb.DuckDBPyConnection, keep: dict[int, str]) -> None:
+    conn.register("_kept", pa.table({"file_id": list(keep), "error": list(keep.values())}))
+    try:
+        conn.execute("UPDATE trace_files SET status = 'stale', error = k.error FROM _kept k "
+                     "WHERE trace_files.file_id = k.file_id")
+    finally:
+        conn.unregister("_kept")
 
 
 def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
@@ -144,16 +164,14 @@ def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
     summary = LoadSummary(root=root.key, files=len(root.files))
     previous = _previous_ok(conn, root.key)
     trace_rows, keep = _file_rows(root, parsed, previous, summary)
-    carried = carry_split(conn, root.key, keep, previous)  # per-rank files split from a kept merged file
-    keep.update(row[0] for row in carried)
-    stale_ids = [fid for fid in previous if fid not in keep]
+    carried = carry_split(conn, root.key, set(keep), previous)  # per-rank files split from a kept merged file
+    kept = set(keep) | {row[0] for row in carried}
+    stale_ids = [fid for fid in previous if fid not in kept]
     loaded = [r for r in (parsed.get(tf.rel_path) for tf in root.files) if r is not None and r.status == "ok"]
     with transaction(conn):
         for table in file_tables() if stale_ids else ():
             conn.execute(f"DELETE FROM {table} WHERE list_contains(?, file_id)", [stale_ids])
-        conn.execute("DELETE FROM trace_files WHERE root = ?", [root.key])
-        if trace_rows:  # one Arrow insert: executemany costs ~1 ms a row
-            _insert(conn, "trace_files", pa.table({c: list(v) for c, v in zip(TRACE_FILE_COLUMNS, zip(*trace_rows))}))
+        _replace_file_rows(conn, root.key, trace_rows, keep)
         summary.ok = len(loaded)
         _upsert_root(conn, root, summary)
         _copy_rows(conn, loaded, summary.rows)
