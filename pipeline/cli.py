@@ -20,7 +20,7 @@ from pipeline import exits
 from pipeline.config import settings
 from pipeline.discover import DiscoveryError, inspect_file
 from pipeline.exits import write_failure
-from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs
+from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs, vanished_roots
 from pipeline.ingest.pair import pair_root
 from pipeline.store import Warehouse, WarehouseLockTimeout
 
@@ -81,6 +81,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"error: {write_failure(exc, where)}; {roots[done].key if done < len(roots) else 'the last root'} "
               "was not stored (the roots printed above are)", file=sys.stderr)
         return 2
+    with warehouse.connect() as conn:
+        for key, path in vanished_roots(conn, [Path(p) for p in args.roots], roots):
+            print(f"  note: {key} ({path}) was not found this time (moved, deleted or every file rejected); "
+                  "its stored rows are kept")
     print(f"warehouse: {warehouse.path}")
     return 1 if failed and args.strict else 0
 

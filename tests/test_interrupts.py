@@ -125,3 +125,21 @@ def test_a_good_file_overwritten_by_garbage_keeps_its_rows(tmp_path: Path) -> No
             status_of = dict(con.execute("SELECT path, status FROM trace_files").fetchall())
         assert status_of == {target.name: "stale", "y-TP-1-DECODE.trace.json.gz": "ok"}, case
     assert _run(args[:-2] + ["-q"], state)[0] == 0  # without --strict a failed file is reported, exit 0
+
+
+def test_a_root_whose_only_file_turned_to_garbage_is_named_and_keeps_its_rows(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for run in ("run1", "run2"):
+        (data / "sglang" / run).mkdir(parents=True)
+        shutil.copy(SMALL, data / "sglang" / run / "x-TP-0-DECODE.trace.json.gz")
+    wh, state = tmp_path / "w.duckdb", tmp_path / "state"
+    assert _run(["ingest", str(data), "--warehouse", str(wh), "-q"], state)[0] == 0
+    before = _rows(wh)
+    (data / "sglang" / "run1" / "x-TP-0-DECODE.trace.json.gz").write_bytes(GARBAGE["gzip of garbage"])
+    status, out, err = _run(["ingest", str(data / "sglang" / "run1"), "--warehouse", str(wh)], state)
+    assert status == 2 and err.startswith(f"error: {data / 'sglang' / 'run1'}: no trace root here (every trace "
+                                          "file is rejected: x-TP-0-DECODE.trace.json.gz: not a trace: "), err
+    status, out, err = _run(["ingest", str(data), "--warehouse", str(wh), "-q"], state)
+    assert status == 0 and (f"note: sglang/run1 ({data / 'sglang' / 'run1'}) was not found this time "
+                            "(moved, deleted or every file rejected); its stored rows are kept") in out, out
+    assert _rows(wh) == before

@@ -7,7 +7,9 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.discover import TraceRoot, discover, discover_root, inspect_file, normal_path, sanitize_key
+import duckdb
+
+from pipeline.discover import DiscoveryError, TraceRoot, discover, discover_root, inspect_file, normal_path, sanitize_key
 from pipeline.exits import write_failure
 from pipeline.ingest.layerwise import layerwise_table, load_layerwise
 from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
@@ -16,7 +18,7 @@ from pipeline.ingest.reader import TraceReadError
 from pipeline.ingest.spool import private_spool
 from pipeline.store import Warehouse, file_id_for, write_through
 
-__all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "resolve_inputs", "LoadSummary"]
+__all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "resolve_inputs", "vanished_roots", "LoadSummary"]
 
 IN_MEMORY_BYTES = 256 << 20
 LOOKAHEAD_ROOTS = 2  # roots parsed ahead of the one loading (each ≤ IN_MEMORY_BYTES in memory, the rest spooled)
@@ -147,8 +149,31 @@ def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[Tr
         if not item.exists():
             raise FileNotFoundError(f"{item}: no such file or directory")
         own = discover_root(item, data_root or item.parent)
-        roots.extend([own] if own is not None else discover(item))
+        found = [own] if own is not None else discover(item)
+        if not found:
+            raise DiscoveryError(f"{item}: no trace root here{_all_rejected(item)}")
+        roots.extend(found)
     return roots
+
+
+def _all_rejected(folder: Path) -> str:
+    """Why a folder of files named like traces is no root: each is rejected (docs/discovery.md)."""
+    reasons = []
+    for path in sorted(folder.glob("*.json*"))[:3]:
+        tf = inspect_file(path)
+        if tf.status == "rejected":
+            reasons.append(f"{path.name}: {tf.reason}")
+    return f" (every trace file is rejected: {'; '.join(reasons)}; stored rows are kept)" if reasons else ""
+
+
+def vanished_roots(conn: duckdb.DuckDBPyConnection, inputs: list[Path], roots: list[TraceRoot]) -> list[tuple[str, str]]:
+    """(key, path) of stored roots under a folder of `inputs` that this run did not find — moved,
+    deleted, or every file now rejected. Nothing deletes their rows; `ingest` names them."""
+    seen = {r.key for r in roots} | {str(r.path) for r in roots}
+    folders = [str(normal_path(p)) for p in inputs if Path(p).is_dir()]
+    stored = conn.execute("SELECT root, path FROM trace_roots ORDER BY root").fetchall()
+    return [(key, path) for key, path in stored if key not in seen and path not in seen
+            and any(path == f or path.startswith(f + "/") for f in folders)]
 
 
 def single_file_root(path: Path) -> TraceRoot:

@@ -12,7 +12,8 @@
 --                        split from a merged file by its pid label: sql/ingest/split_merged.sql)
 --   size_bytes   BIGINT  file size on disk (NULL for merged_rank)
 --   fingerprint  TEXT    hash of (size, mtime) used for incremental re-ingest
---   status       TEXT    ok | error | skipped | rejected | stale (re-ingest failed; previous rows kept)
+--   status       TEXT    ok | error | skipped | rejected | stale (a file that loaded before now fails to parse or is
+--                        rejected: its previous rows and this row's other columns are kept; docs/guarantees.md)
 --   error        TEXT    what went wrong, naming the file and the problem (NULL when ok)
 --   note         TEXT    a warning that is not an error (e.g. 'no GPU kernels (CPU-only trace)')
 --   events       BIGINT  number of entries in traceEvents (NULL for merged_rank)
