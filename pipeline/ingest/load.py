@@ -29,6 +29,7 @@ TRACE_FILE_COLUMNS = (
     "ts_variant", "metadata", "ingested_at",
 )
 NO_TS = ("trace_meta", "layerwise_nodes")  # tables without a ts_ns column to shift
+FLUSH_BYTES = 64 << 20  # in-memory rows gathered for one INSERT
 
 
 @dataclass
@@ -83,16 +84,22 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
 def _copy_rows(conn: duckdb.DuckDBPyConnection, loaded: list[ParsedFile], rows: dict[str, int]) -> None:
     """Insert the parsed files' rows, ts shifted by each file's base time.
 
-    Rows kept in memory are gathered across files into one INSERT per table (a root of
-    10,000 small files costs one statement per table, not one per file and table); spooled
-    files are read from their Parquet folders, one INSERT per file and table.
+    Rows kept in memory are gathered across files, one INSERT per table and FLUSH_BYTES (a
+    root of 10,000 small files costs a statement per table, not one per file and table; the
+    gathered copy stays bounded); spooled files are read from their Parquet folders, one
+    INSERT per file and table.
     """
     memory: dict[str, list[pa.Table]] = {}
+    held: dict[str, int] = {}  # bytes gathered per table
     for parsed in loaded:
         base = int(parsed.base_time_ns or 0)
         if parsed.tables is not None:
             for table, parts in parsed.tables.items():
-                memory.setdefault(table, []).append(_shifted(parts, table, base))
+                memory.setdefault(table, []).append(shifted := _shifted(parts, table, base))
+                held[table] = held.get(table, 0) + shifted.get_total_buffer_size()
+                if held[table] >= FLUSH_BYTES:
+                    _flush(conn, table, memory.pop(table), rows)
+                    held[table] = 0
             continue
         folders = parsed.spool.iterdir() if parsed.spool.is_dir() else ()  # none when no row was written
         for folder in sorted(p for p in folders if p.is_dir()):
@@ -102,8 +109,13 @@ def _copy_rows(conn: duckdb.DuckDBPyConnection, loaded: list[ParsedFile], rows: 
             count = conn.execute(f"INSERT INTO {table} BY NAME SELECT *{shift} FROM read_parquet(?)", params).fetchone()
             rows[table] = rows.get(table, 0) + (count[0] if count else 0)
     for table, tables in sorted(memory.items()):
-        merged = pa.concat_tables(tables, promote_options="permissive").combine_chunks()  # one chunk: DuckDB
-        rows[table] = rows.get(table, 0) + _insert(conn, table, merged)  # scans thousands of tiny ones slowly
+        _flush(conn, table, tables, rows)
+
+
+def _flush(conn: duckdb.DuckDBPyConnection, table: str, tables: list[pa.Table], rows: dict[str, int]) -> None:
+    # one chunk: DuckDB scans an Arrow table of thousands of tiny chunks slowly
+    merged = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    rows[table] = rows.get(table, 0) + _insert(conn, table, merged)
 
 
 def _previous_ok(conn: duckdb.DuckDBPyConnection, root: str) -> dict[int, str]:

@@ -53,8 +53,6 @@ class SpoolWriteError(Exception):
     """The spool could not be written; the message says why (a full disk says so)."""
 
 
-
-
 @dataclass
 class ParsedFile:
     """What parsing one file produced; `spool` holds ``<table>/part-*.parquet``."""
