@@ -161,8 +161,7 @@ def test_bad_events_cost_their_file_only_and_the_run_goes_on(tmp_path: Path, cap
     raw = [e for e in load_json_exact(REAL)["traceEvents"] if e.get("cat") == "kernel"]
     assert per_file["good-TP-0-DECODE.trace.json.gz"] == len(raw)
     assert per_file["graph_execution.json.gz"] > 0  # the root after the bad one loaded too
-    assert status == 1 and main(["triage", "--input", str(root), "--warehouse", str(wh), "-q",
-                                 "--format", "json"]) == 0
+    assert main(["triage", "--input", str(root), "--warehouse", str(wh), "-q", "--format", "json"]) == 0
 
 
 def test_triage_runs_on_every_odd_value_ingest_accepts(tmp_path: Path, capsys) -> None:
