@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.ingest.events import BATCH_SHIFT, BatchResult
-from pipeline.ingest.limits import sql_params
+from pipeline.ingest.limits import doubtful
 from pipeline.paths import read_sql
 
 MEMORY_LIMIT = "1GB"
@@ -110,20 +110,28 @@ def settle() -> None:
         thread.join()
 
 
+class Doubtful(Exception):
+    """DuckDB read the batch, but it may break a rule of `limits.py`: the orjson path decides."""
+
+
 class BatchParser:
     """A cursor of the parsing database that turns batch files into Arrow tables."""
 
     def __init__(self) -> None:
         self.con = _database().cursor()
 
-    def convert(self, source: Path, batch_number: int, file_id: int, variant: str = "relative") -> BatchResult:
-        """Read `source` (a JSON array of events) and split it by table; raises duckdb.Error.
+    def convert(self, source: Path, batch_number: int, file_id: int, variant: str = "relative",
+                text: bytes | None = None) -> BatchResult:
+        """Read `source` (a JSON array of events) and split it by table; raises duckdb.Error,
+        or `Doubtful` when the result may break a rule of `limits.py` (`text`: the batch's
+        bytes, for the check of times written as true/false).
 
         `variant` is the file's timestamp variant (`timestamps.detect_variant`): absolute
         timestamps need the exact DECIMAL conversion, relative ones are exact as doubles.
         """
-        params = {"file_id": file_id, **sql_params()}
-        wide = self.con.sql(events_sql(source, variant), params=params).to_arrow_table()
+        wide = self.con.sql(events_sql(source, variant), params={"file_id": file_id}).to_arrow_table()
+        if text is not None and doubtful(wide, text):
+            raise Doubtful(str(source))
         return split(wide, batch_number << BATCH_SHIFT)
 
 

@@ -15,17 +15,21 @@ event and the problem (docs/guarantees.md) — when:
 * ``ts``/``dur`` is not a number — ``true``/``false`` included — or out of range
   (`timestamps.MAX_ABS_NS`).
 
-The orjson path (`events.py`) checks these on the Python objects. DuckDB's reader
-(`sql/ingest/events.sql`) checks them in SQL and raises, so the batch falls back to the
-orjson path, which names the event. Two things DuckDB's reader cannot see — a boolean read as
-a DOUBLE (it becomes 1.0) and JSON nested deeper than orjson accepts (~1,000 levels) — are
-caught before DuckDB by `needs_orjson`, a cheap scan of the batch bytes that routes a doubtful
-batch to the orjson path, which then decides.
+The orjson path (`events.py`) checks these on the Python objects. DuckDB's reader checks the
+args rule in SQL (`sql/ingest/events.sql` raises); the others are looked at on its result
+(`doubtful`: a few Arrow aggregates), and so are two things it cannot see: a ``true``/``false``
+time (it reads one as 1.0/0.0, so a time of exactly 0 or 1 µs sends the batch text to
+`boolean_times`) and JSON nested deeper than orjson accepts (~1,000 levels, in any key:
+`too_deep`, a scan of the batch's brackets before DuckDB). Any doubt hands the batch to the
+orjson path, which names the event or finds nothing wrong: a false alarm only costs speed.
 """
 
 from __future__ import annotations
 
 import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.ingest.timestamps import MAX_ABS_NS
 
@@ -33,25 +37,61 @@ MAX_NAME_CHARS = 1 << 16
 MAX_DUR_NS = 86_400 * 10**9
 SHALLOW_DEPTH = 8  # real events nest ≤ 5 deep (event → args → Input Dims → list → list)
 
-_BOOL_TIME = re.compile(rb'"(?:ts|dur)"\s*:\s*(?:true|false)')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BOOL_BEFORE = re.compile(rb'"(?:ts|dur)"\s*:\s*\Z')  # what precedes a time written as true/false
 
 
-def sql_params() -> dict[str, int]:
-    """The limits as `sql/ingest/events.sql` parameters."""
-    return {"max_name": MAX_NAME_CHARS, "max_abs_ns": MAX_ABS_NS, "max_dur_ns": MAX_DUR_NS}
-
-
-def needs_orjson(data: bytes) -> bool:
-    """Whether a batch may hold what only the orjson path judges: a boolean ``ts``/``dur``, or
-    nesting deeper than SHALLOW_DEPTH (brackets inside strings counted too, so a false alarm
-    only costs the slower path)."""
-    if (b"true" in data or b"false" in data) and _BOOL_TIME.search(data):
-        return True
+def too_deep(data: bytes) -> bool:
+    """Whether a batch's brackets nest more than about SHALLOW_DEPTH levels (brackets inside
+    strings counted too, so a false alarm only costs the slower path). ~0.5 ms per MB."""
     brackets = data.translate(None, _NOT_BRACKETS)
-    for _ in range(SHALLOW_DEPTH):
+    for _ in range(SHALLOW_DEPTH):  # each pass removes one or two innermost levels
         shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
         if len(shorter) == len(brackets):
             break
         brackets = shorter
     return bool(brackets)
+
+
+def doubtful(wide: pa.Table, text: bytes) -> bool:
+    """Whether DuckDB's wide result (`sql/ingest/events.sql`) of the batch `text` may break a
+    rule: a tabled event's name over the limit, a missing ts or dur, a ts or dur out of range,
+    a time of 0 or 1 µs written as false/true. Over-inclusive (every row counts), never misses."""
+    if not len(wide):
+        return False
+    tabled = pc.is_valid(wide["tbl"])
+    if _longest(wide["name"], pc.binary_length) > MAX_NAME_CHARS and \
+            _longest(pc.filter(wide["name"], tabled), pc.utf8_length) > MAX_NAME_CHARS:
+        return True
+    timed = pc.and_(tabled, pc.not_equal(wide["tbl"], "trace_meta"))
+    complete = pc.and_(tabled, pc.fill_null(pc.equal(wide["ph"], "X"), False))
+    if pc.any(pc.and_(timed, pc.is_null(wide["ts_ns"]))).as_py() or \
+            pc.any(pc.and_(complete, pc.is_null(wide["dur_ns"]))).as_py():
+        return True
+    words = set()
+    for column, low, high in (("ts_ns", -MAX_ABS_NS, MAX_ABS_NS - 1), ("dur_ns", 0, MAX_DUR_NS)):
+        least, most = (v.as_py() for v in pc.min_max(wide[column]).values())
+        if least is not None and (least < low or most > high):
+            return True
+        found = pc.unique(pc.filter(wide[column], pc.is_in(wide[column], _ZERO_OR_ONE))).to_pylist()
+        words.update(b"false" if v == 0 else b"true" for v in found)
+    return boolean_times(text, sorted(words))
+
+
+def _longest(names: pa.ChunkedArray, length) -> int:
+    return pc.max(length(names)).as_py() or 0
+
+
+_ZERO_OR_ONE = pa.array([0, 1000], pa.int64())  # ns of a time read from false / true
+
+
+def boolean_times(text: bytes, words: list[bytes]) -> bool:
+    """Whether the batch text writes a ``"ts"`` or ``"dur"`` as one of `words` (true/false); a key
+    inside a string matches too (the orjson path then finds nothing wrong)."""
+    for word in words:
+        at = text.find(word)
+        while at >= 0:
+            if _BOOL_BEFORE.search(text, max(0, at - 64), at):
+                return True
+            at = text.find(word, at + len(word))
+    return False

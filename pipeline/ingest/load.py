@@ -30,6 +30,7 @@ TRACE_FILE_COLUMNS = (
 )
 NO_TS = ("trace_meta", "layerwise_nodes")  # tables without a ts_ns column to shift
 FLUSH_BYTES = 64 << 20  # in-memory rows gathered for one INSERT
+MAX_CHUNKS = 64  # more Arrow chunks than this are combined into one before the INSERT
 
 
 @dataclass
@@ -113,8 +114,9 @@ def _copy_rows(conn: duckdb.DuckDBPyConnection, loaded: list[ParsedFile], rows: 
 
 
 def _flush(conn: duckdb.DuckDBPyConnection, table: str, tables: list[pa.Table], rows: dict[str, int]) -> None:
-    # one chunk: DuckDB scans an Arrow table of thousands of tiny chunks slowly
-    merged = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    merged = pa.concat_tables(tables, promote_options="permissive")
+    if merged.num_columns and merged.column(0).num_chunks > MAX_CHUNKS:  # DuckDB scans thousands of
+        merged = merged.combine_chunks()  # tiny chunks slowly; copying a few big ones costs more
     rows[table] = rows.get(table, 0) + _insert(conn, table, merged)
 
 

@@ -31,9 +31,9 @@ import pyarrow.parquet as pq
 
 from pipeline.exits import write_failure
 from pipeline.ingest import reader
-from pipeline.ingest.duckjson import prepare, settle, thread_parser
+from pipeline.ingest.duckjson import Doubtful, prepare, settle, thread_parser
 from pipeline.ingest.events import BadEvent, BatchResult, convert
-from pipeline.ingest.limits import needs_orjson
+from pipeline.ingest.limits import too_deep
 from pipeline.ingest.reader import (
     Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
 )
@@ -152,8 +152,8 @@ def _duck_batch(batch: Batch, file_id: int, out: Path, variant: str, keep: bool 
             fh.write(b"[")
             fh.write(batch.data)
             fh.write(b"]")
-        result = thread_parser().convert(raw, batch.number, file_id, variant)
-    except duckdb.Error:
+        result = thread_parser().convert(raw, batch.number, file_id, variant, batch.data)
+    except (duckdb.Error, Doubtful):
         return None
     except OSError as exc:
         raise SpoolWriteError(write_failure(exc, out)) from None
@@ -166,9 +166,9 @@ def convert_any(path: str, batch: Batch, variant: str, file_id: int, out: str, b
                 keep: bool = False) -> list[_BatchOut]:
     """Convert one batch: DuckDB when it is at least DUCKDB_MIN_BYTES, else (or when DuckDB
     refuses it) orjson; a tail's last event and the document's end always go through orjson, and
-    so does a batch only orjson can judge (`limits.needs_orjson`)."""
+    so does a batch nested too deep for DuckDB's reader to judge (`limits.too_deep`)."""
     head, rest = split_tail(batch) if batch.tail else (batch, None)
-    big = head is not None and len(head.data) >= DUCKDB_MIN_BYTES and not needs_orjson(head.data)
+    big = head is not None and len(head.data) >= DUCKDB_MIN_BYTES and not too_deep(head.data)
     done = _duck_batch(head, file_id, Path(out), variant, keep) if big else None
     if done is None:  # small, refused or a one-event tail: the whole batch goes through orjson
         return [convert_batch(path, batch, variant, file_id, out, bare, keep)]
