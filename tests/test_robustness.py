@@ -45,6 +45,7 @@ REJECTED = {  # event text → what the error says
     "dur negative": (_odd(dur=-5), "negative dur: -5"),
     "dur true": (_odd(dur=True), "dur is not a number: true"),
     "ts false": (_odd(ts=False), "ts is not a number: false"),
+    "dur true, spaced out": (_odd(dur="@").replace('"dur":"@"', '"dur" :\n\t  true'), "dur is not a number: true"),
     "ts missing": (_odd(ts=_DROP), "no ts"),
     "ts 1e300": (_odd(ts=1e300), "ts is out of range: 1e+300"),
     "dur overflowing int64 ns": (_odd(dur=9.3e15), "dur is out of range"),

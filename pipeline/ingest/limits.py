@@ -26,8 +26,6 @@ orjson path, which names the event or finds nothing wrong: a false alarm only co
 
 from __future__ import annotations
 
-import re
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,7 +36,8 @@ MAX_DUR_NS = 86_400 * 10**9
 SHALLOW_DEPTH = 8  # real events nest ≤ 5 deep (event → args → Input Dims → list → list)
 
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_BOOL_BEFORE = re.compile(rb'"(?:ts|dur)"\s*:\s*\Z')  # what precedes a time written as true/false
+_WS = b" \t\r\n"
+_ZERO_OR_ONE = pa.array([0, 1000], pa.int64())  # ns of a time read from false / true
 
 
 def too_deep(data: bytes) -> bool:
@@ -69,7 +68,7 @@ def doubtful(wide: pa.Table, text: bytes) -> bool:
             pc.any(pc.and_(complete, pc.is_null(wide["dur_ns"]))).as_py():
         return True
     words = set()
-    for column, low, high in (("ts_ns", -MAX_ABS_NS, MAX_ABS_NS - 1), ("dur_ns", 0, MAX_DUR_NS)):
+    for column, low, high in (("ts_ns", 1 - MAX_ABS_NS, MAX_ABS_NS - 1), ("dur_ns", 0, MAX_DUR_NS)):
         least, most = (v.as_py() for v in pc.min_max(wide[column]).values())
         if least is not None and (least < low or most > high):
             return True
@@ -82,8 +81,6 @@ def _longest(names: pa.ChunkedArray, length) -> int:
     return pc.max(length(names)).as_py() or 0
 
 
-_ZERO_OR_ONE = pa.array([0, 1000], pa.int64())  # ns of a time read from false / true
-
 
 def boolean_times(text: bytes, words: list[bytes]) -> bool:
     """Whether the batch text writes a ``"ts"`` or ``"dur"`` as one of `words` (true/false); a key
@@ -91,7 +88,22 @@ def boolean_times(text: bytes, words: list[bytes]) -> bool:
     for word in words:
         at = text.find(word)
         while at >= 0:
-            if _BOOL_BEFORE.search(text, max(0, at - 64), at):
+            if _time_key_before(text, at):
                 return True
             at = text.find(word, at + len(word))
     return False
+
+
+def _time_key_before(text: bytes, at: int) -> bool:
+    """Whether ``"ts"`` or ``"dur"``, a colon and any blanks come right before `at`."""
+    at = _skip_blanks_back(text, at)
+    if at == 0 or text[at - 1] != 0x3A:  # ':'
+        return False
+    key_end = _skip_blanks_back(text, at - 1)
+    return text.endswith(b'"ts"', 0, key_end) or text.endswith(b'"dur"', 0, key_end)
+
+
+def _skip_blanks_back(text: bytes, at: int) -> int:
+    while at > 0 and text[at - 1] in _WS:
+        at -= 1
+    return at
