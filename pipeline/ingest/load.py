@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from pipeline.discover import TraceFile, TraceRoot
 from pipeline.ingest.merged import carry_split, split_merged
 from pipeline.ingest.parse import ParsedFile
+from pipeline.paths import safe_join
 from pipeline.store import file_id_for, file_tables, transaction
 
 TRACE_FILE_COLUMNS = (
@@ -218,4 +219,4 @@ def _upsert_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot, summary: Load
 
 def spool_root_for(state_spool: Path, root_key: str) -> Path:
     """Spool folder of one root (parsed files go to ``<spool>/<hash>/<file_id>``)."""
-    return state_spool / f"{file_id_for(root_key, ''):x}"
+    return safe_join(state_spool, f"{file_id_for(root_key, ''):x}")

@@ -38,6 +38,7 @@ from pipeline.ingest.reader import (
     Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
 )
 from pipeline.ingest.timestamps import detect_variant, quote_times
+from pipeline.paths import safe_join
 
 PARALLEL_MIN_BYTES = 8 << 20  # files at least this big (decompressed) are converted by threads
 DUCKDB_MIN_BYTES = 2 << 20  # smaller batches go to orjson: its ~20 ms fixed cost beats DuckDB
@@ -262,7 +263,7 @@ def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,
     once set, ends the parse between two batches with `Cancelled`. `spool_root` must be
     this process's own (`spool.private_spool`): the file's folder in it is replaced.
     """
-    spool = spool_root / str(file_id)
+    spool = safe_join(spool_root, str(file_id))
     parsed = ParsedFile(path=path, file_id=file_id, spool=spool, tables={} if in_memory else None)
     started = time.perf_counter()
     try:
