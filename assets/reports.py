@@ -10,6 +10,7 @@ import orjson
 from assets.partitions import trace_roots
 from assets.resources import TracePaths, WarehouseResource, column_schema, percent
 from assets.roots import GROUP, kernel_facts
+from pipeline.paths import safe_join
 from pipeline.render.markdown import render_report_markdown
 from pipeline.report.build import analyze_root
 from pipeline.report.read import read_report
@@ -19,8 +20,9 @@ MAX_PREVIEW = 60_000  # characters of the markdown report (or bundle) shown in t
 
 
 def report_path(reports_dir: Path, root_key: str) -> Path:
-    """Where the JSON report of a root is written (the key's `/` become folders)."""
-    return reports_dir / f"{root_key}.json"
+    """Where the JSON report of a root is written (the key's `/` become folders); a key that
+    would leave `reports_dir` (``..``, a leading ``/``) raises `pipeline.paths.UnsafePath`."""
+    return safe_join(reports_dir, f"{root_key}.json")
 
 
 def stage_rows(report: dict) -> list[dict]:

@@ -14,14 +14,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import duckdb
 import orjson
 
+from pipeline import exits
 from pipeline.config import settings
 from pipeline.discover import DiscoveryError, inspect_file
-from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs
+from pipeline.exits import write_failure
+from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs, vanished_roots
 from pipeline.ingest.pair import pair_root
 from pipeline.paths import read_sql
-from pipeline.store import Warehouse
+from pipeline.store import Warehouse, WarehouseLockTimeout
 
 
 class ProgressLine:
@@ -65,10 +68,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except (DiscoveryError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    failed = 0
-    for summary in iter_ingest(roots, warehouse, spool, progress, args.workers):
-        _print_summary(summary)
-        failed += bool(summary.errors)
+    failed, done = 0, 0
+    try:
+        for summary in iter_ingest(roots, warehouse, spool, progress, args.workers):
+            _print_summary(summary)
+            failed, done = failed + bool(summary.errors), done + 1
+    except WarehouseLockTimeout as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (duckdb.Error, OSError) as exc:
+        if isinstance(exc, (BrokenPipeError, duckdb.InterruptException)):
+            raise
+        where = warehouse.path if isinstance(exc, duckdb.Error) else getattr(exc, "filename", None) or spool
+        print(f"error: {write_failure(exc, where)}; {roots[done].key if done < len(roots) else 'the last root'} "
+              "was not stored (the roots printed above are)", file=sys.stderr)
+        return 2
+    with warehouse.connect() as conn:
+        for key, path in vanished_roots(conn, [Path(p) for p in args.roots], roots):
+            print(f"  note: {key} ({path}) was not found this time (moved, deleted or every file rejected); "
+                  "its stored rows are kept")
     print(f"warehouse: {warehouse.path}")
     return 1 if failed and args.strict else 0
 
@@ -330,7 +348,7 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     """Run one command; returns the exit status."""
     parser = parser or build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    return exits.run(args.func, args)  # Ctrl-C → 130, SIGTERM → 143, closed stdout → 141
 
 
 if __name__ == "__main__":

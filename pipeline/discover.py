@@ -29,7 +29,10 @@ _open_binary = open  # indirection so tests can count the bytes sniffing reads
 
 _KINETO_HEADER_KEYS = {"schemaVersion", "deviceProperties", "distributedInfo",
                        "baseTimeNanoseconds", "displayTimeUnit"}
-_TOKEN_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
+# A string (to its closing quote, or to the end of the sniffed text when it is cut there: an
+# unterminated string must not be rescanned from each later quote, which was quadratic) or one
+# structural character.
+_TOKEN_RE = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)|[{}\[\]:,]')
 _TRACE_SUFFIX_RE = re.compile(r"\.(pt\.)?trace\.json(\.gz)?$")
 _MERGED_RE = re.compile(r"^merged-.+\.trace\.json(\.gz)?$")
 _SGLANG_RANK_RE = re.compile(r"-TP-(\d+)")
@@ -111,7 +114,7 @@ def discover(data_root: Path) -> list[TraceRoot]:
 
 def discover_with_warnings(data_root: Path) -> tuple[list[TraceRoot], list[str]]:
     """Trace roots under `data_root` and the warnings met on the way (unreadable dirs…)."""
-    data_root = Path(data_root).absolute()
+    data_root = normal_path(data_root)
     _check_data_root(data_root)
     warnings: list[str] = []
     roots = []
@@ -127,14 +130,14 @@ def discover_with_warnings(data_root: Path) -> tuple[list[TraceRoot], list[str]]
 
 def discover_root(root_dir: Path, data_root: Path | None = None) -> TraceRoot | None:
     """The trace root at `root_dir`, or None if it directly holds no trace."""
-    root_dir = Path(root_dir).absolute()
-    base = Path(data_root).absolute() if data_root is not None else root_dir.parent
+    root_dir = normal_path(root_dir)
+    base = normal_path(data_root) if data_root is not None else root_dir.parent
     return _build_root(root_dir, base, [])
 
 
 def inspect_file(path: Path) -> TraceFile:
     """Describe one file, using the sidecars of its directory (for `proftriage inspect`)."""
-    path = Path(path).absolute()
+    path = normal_path(path)
     if not path.is_file():
         raise DiscoveryError(f"not a file: {path}")
     root_dir = path.parent
@@ -265,8 +268,16 @@ def _root_key(root_dir: Path, data_root: Path) -> str:
 
 
 def sanitize_key(raw: str) -> str:
-    """Dagster-safe partition key: runs of '|', ',', '[', ']', '...', whitespace → '_'."""
-    return _BAD_KEY_RE.sub("_", raw) or "_"
+    """Dagster-safe partition key that is also a safe relative path: runs of '|', ',', '[',
+    ']', '...', whitespace → '_'; empty and '.' segments dropped, a '..' segment → '_' (a key
+    names folders under the reports folder, so it never climbs out of it or starts at '/')."""
+    parts = [seg for seg in raw.split("/") if seg not in ("", ".")]
+    return _BAD_KEY_RE.sub("_", "/".join("_" if seg == ".." else seg for seg in parts)) or "_"
+
+
+def normal_path(path: Path | str) -> Path:
+    """Absolute, with '.' and '..' resolved lexically (symlinks kept): `root/x/../f` is `root/f`."""
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 def _unique_keys(roots: list[TraceRoot]) -> list[TraceRoot]:
@@ -723,6 +734,8 @@ def _object_keys(text: str) -> tuple[set[str], set[str]]:
     expect_key, current = False, None
     for m in _TOKEN_RE.finditer(text):
         tok = m.group()
+        if m.end() == len(text) and tok[0] == '"' and (len(tok) < 2 or tok[-1] != '"' or tok[-2] == "\\"):
+            break  # a string cut by the end of the sniffed text
         if tok in "{[":
             stack.append(tok)
             expect_key = tok == "{"

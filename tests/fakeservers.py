@@ -353,3 +353,103 @@ class TRTLLMServer(_OpenAIMixin):
 
 SERVERS = {"sglang": SGLangServer, "vllm": VLLMServer, "trtllm": TRTLLMServer,
            "tokenspeed": TokenSpeedServer}
+
+
+# ---------------------------------------------------------------- hostile servers
+
+GARBAGE = b"SSH-2.0-EVIL_9.6\r\n\x1b[31mred\x1b[0m\x00\xff\xfe not http at all\r\n\r\n"
+
+
+class HostileServer:
+    """A raw-socket server that misbehaves in one way (`mode`), on every connection:
+
+    * ``drip``: a valid status line and headers, then the body one byte every `every` seconds,
+      forever (never long enough between bytes for a per-read socket timeout);
+    * ``drip_headers``: the status line itself one byte every `every` seconds;
+    * ``huge``: a 200 with no Content-Length and an endless body as fast as it can send;
+    * ``huge_declared``: announces a 20 GB Content-Length, then sends a little;
+    * ``silent``: accepts, reads the request, never answers;
+    * ``garbage``: answers GARBAGE (an SSH banner, terminal escapes, binary), then closes.
+
+    Only 127.0.0.1, port 0, daemon threads; `stop()` is bounded and ends every connection.
+    """
+
+    def __init__(self, mode: str, every: float = 0.05) -> None:
+        import socket
+
+        self.mode, self.every = mode, every
+        self.sent = 0
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
+        self._threads: list[threading.Thread] = []
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def start(self) -> "HostileServer":
+        t = threading.Thread(target=self._accept, daemon=True)
+        self._threads.append(t)
+        t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in list(self._threads):
+            t.join(timeout=2)
+        self._sock.close()
+
+    def __enter__(self) -> "HostileServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn: Any) -> None:
+        conn.settimeout(0.5)
+        try:
+            conn.recv(65536)  # the request (small; one read is enough here)
+            getattr(self, f"_{self.mode}")(conn)
+        except OSError:
+            pass  # the client hung up: what a bounded client does
+        finally:
+            conn.close()
+
+    def _send(self, conn: Any, data: bytes) -> None:
+        conn.sendall(data)
+        self.sent += len(data)
+
+    def _drip(self, conn: Any) -> None:
+        self._send(conn, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        while not self._stop.wait(self.every):
+            self._send(conn, b" ")
+
+    def _drip_headers(self, conn: Any) -> None:
+        head, i = b"HTTP/1.1 200 OK\r\nX-Slow: ", 0
+        while not self._stop.wait(self.every):
+            self._send(conn, head[i:i + 1] if i < len(head) else b"a")  # a header line that never ends
+            i += 1
+
+    def _huge(self, conn: Any) -> None:
+        self._send(conn, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        block = b"[" * 65536
+        while not self._stop.is_set():
+            self._send(conn, block)
+
+    def _huge_declared(self, conn: Any) -> None:
+        self._send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 20000000000\r\n\r\n" + b"{" * 1024)
+        self._stop.wait(5)
+
+    def _silent(self, conn: Any) -> None:
+        self._stop.wait(3600)
+
+    def _garbage(self, conn: Any) -> None:
+        self._send(conn, GARBAGE)

@@ -40,7 +40,7 @@ def test_capture_ingest_triage(cli_present: None, tmp_path: Path) -> None:
     with SGLangServer() as srv:
         res = _cli("capture", "--framework", "sglang", "--url", srv.url, "--output-dir",
                    str(data / "run"), "--stages", "decode", "--warmup", "1", "--num-steps", "2",
-                   "--decode-output-len", "8", "--timeout", "3")
+                   "--decode-output-len", "8", "--wait-timeout", "3")
     assert res.returncode == 0, res.stderr
     root = Path(res.stdout.strip().splitlines()[-1])
     assert root == data / "run" / "decode" and (root / "capture.json").is_file()

@@ -230,7 +230,7 @@ def test_cli_capture_and_probe(tmp_path: Path, capsys: pytest.CaptureFixture[str
     with SGLangServer() as srv:
         args = _parser().parse_args([
             "capture", "--framework", "sglang", "--url", srv.url, "--output-dir", str(tmp_path),
-            "--stages", "prefill", "--num-steps", "1", "--warmup", "0", "--timeout", "3",
+            "--stages", "prefill", "--num-steps", "1", "--warmup", "0", "--wait-timeout", "3",
             "--prefill-input-len", "8"])
         assert args.func(args) == 0
         assert capsys.readouterr().out.strip() == str(tmp_path / "prefill")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.capture.errors import CaptureError
 from pipeline.capture.frameworks import FRAMEWORKS, common
+from pipeline.capture.http import command_deadline
 from pipeline.capture.probe import probe_server
 from pipeline.capture.runner import CaptureConfig, run_capture
 from pipeline.capture.trtllm_stack import write_patched
@@ -36,8 +37,11 @@ def _add_capture(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=d["warmup"])
     p.add_argument("--prefill-input-len", type=int, default=d["prefill_input_len"])
     p.add_argument("--decode-output-len", type=int, default=d["decode_output_len"])
-    p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for traces")
-    p.add_argument("--request-timeout", type=float, default=300.0)
+    p.add_argument("--timeout", type=float, default=1800.0,
+                   help="the whole capture ends within this many seconds (exit 2 past it; default 1800)")
+    p.add_argument("--wait-timeout", type=float, default=180.0, help="seconds to wait for one stage's traces")
+    p.add_argument("--request-timeout", type=float, default=300.0,
+                   help="seconds for one HTTP request, connect to last body byte")
     p.add_argument("--model", help="model name for OpenAI routes (default: from the server)")
     p.add_argument("--expected-ranks", type=int, help="rank files to wait for (default: server info)")
     p.add_argument("--server-trace-dir", type=Path,
@@ -54,7 +58,8 @@ def _add_probe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--url", required=True)
     p.add_argument("--requests", type=int, default=d["probe_requests"])
     p.add_argument("--max-tokens", type=int, default=d["probe_max_tokens"])
-    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="the whole probe ends within this many seconds (exit 2 past it)")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_probe)
@@ -87,8 +92,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
         framework=args.framework, output_dir=args.output_dir, url=args.url,
         mapping_url=args.mapping_url, formal_url=args.formal_url, stages=args.stages,
         num_steps=args.num_steps, warmup=args.warmup, prefill_input_len=args.prefill_input_len,
-        decode_output_len=args.decode_output_len, timeout=args.timeout,
-        request_timeout=args.request_timeout, model=args.model,
+        decode_output_len=args.decode_output_len, timeout=args.wait_timeout,
+        request_timeout=args.request_timeout, deadline=args.timeout, model=args.model,
         expected_ranks=args.expected_ranks, server_trace_dir=args.server_trace_dir,
         profile_by_stage=args.profile_by_stage)
     try:
@@ -111,10 +116,18 @@ def _render_probe(report: dict) -> str:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    """Probe a server; exit 1 when no answer was non-empty."""
-    report = probe_server(args.framework, args.url, args.requests, args.max_tokens,
-                          args.timeout, args.model)
+    """Probe a server; exit 1 when no answer was non-empty, 2 when no request got an HTTP
+    answer at all or the probe ran out of its --timeout."""
+    try:
+        with command_deadline(args.timeout, "probe"):
+            report = probe_server(args.framework, args.url, args.requests, args.max_tokens,
+                                  args.timeout, args.model)
+    except CaptureError as err:
+        return _fail(err)
     print(json.dumps(report, indent=2) if args.json else _render_probe(report))
+    if report["unanswered"] == report["requests"]:
+        detail = "; ".join(report["error_messages"][:2])
+        return _fail(CaptureError(f"no HTTP answer to any of {report['requests']} probe requests ({detail})"))
     return 0 if report["non_empty"] else 1
 
 

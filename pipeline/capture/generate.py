@@ -19,6 +19,7 @@ class Answer:
     text: str = ""
     field: str | None = None
     error: str | None = None
+    reached: bool = True  # an HTTP answer came back (False: unreachable, not HTTP, too large, too slow)
 
 
 def answer_text(data: Any) -> tuple[str, str | None]:
@@ -60,7 +61,7 @@ def generate(fw: Framework, url: str, model: str | None, prompt: str, max_tokens
     try:
         reply = call("POST", url, route, body, timeout)
     except Unreachable as err:
-        return Answer(False, time.monotonic() - t0, error=str(err))
+        return Answer(False, time.monotonic() - t0, error=str(err), reached=False)
     latency = time.monotonic() - t0
     if not reply.ok:
         return Answer(False, latency, error=f"POST {route} HTTP {reply.status}: {short(reply.text, 160)}")

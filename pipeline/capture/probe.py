@@ -49,6 +49,7 @@ def summarize(answers: list[Answer]) -> dict[str, Any]:
         "requests": len(answers),
         "successes": len(good),
         "errors": len(answers) - len(good),
+        "unanswered": sum(1 for a in answers if not a.reached),
         "non_empty": sum(1 for a in good if a.text.strip()),
         "all_non_empty": bool(answers) and all(a.ok and a.text.strip() for a in answers),
         "latency_mean_s": round(statistics.fmean(latencies), 4) if latencies else None,

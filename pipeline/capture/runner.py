@@ -17,10 +17,12 @@ from typing import Any, Callable
 from pipeline.capture import frameworks as fwk
 from pipeline.capture.errors import CaptureError
 from pipeline.capture.generate import generate, openai_model
+from pipeline.capture.http import command_deadline
 from pipeline.capture.manifest import now_iso, single_rank, write_manifest
 from pipeline.capture.probe import probe_server, require_answers
 from pipeline.capture.wait import WaitSpec, list_traces, move_into, snapshot, wait_for_traces
 from pipeline.capture.workload import STAGES, Prompts, StagePlan, plan
+from pipeline.paths import UnsafePath, safe_join
 
 
 def _stderr(msg: str) -> None:
@@ -42,8 +44,9 @@ class CaptureConfig:
     prefill_input_len: int = 4090
     decode_input_len: int = 16
     decode_output_len: int = 2048
-    timeout: float = 180.0
-    request_timeout: float = 300.0
+    timeout: float = 180.0  # waiting for one stage's traces
+    request_timeout: float = 300.0  # one HTTP request, all of it
+    deadline: float | None = 1800.0  # the whole capture (CLI --timeout); None: unbounded
     model: str | None = None
     probe_requests: int = 3
     expected_ranks: int | None = None
@@ -80,7 +83,14 @@ class Server:
 
 
 def run_capture(cfg: CaptureConfig) -> list[Path]:
-    """Capture every stage from every target; returns the trace-root directories written."""
+    """Capture every stage from every target; returns the trace-root directories written.
+
+    Ends within `cfg.deadline` seconds (`http.OutOfTime` past it), whatever the servers do."""
+    with command_deadline(cfg.deadline, "capture"):
+        return _run_capture(cfg)
+
+
+def _run_capture(cfg: CaptureConfig) -> list[Path]:
     fw = fwk.framework(cfg.framework)
     for stage in cfg.stages:
         if stage not in STAGES:
@@ -218,7 +228,10 @@ def capture_from_matrix_entry(entry: dict[str, Any], output_root: Path,
     """Capture for one matrix entry `{framework, model, url | mapping_url+formal_url, stages,
     num_steps}` under `output_root/<model>/<framework>/`; returns the trace roots written."""
     model = str(entry.get("model") or "unknown-model")
-    out = Path(output_root) / model.replace("/", "__") / entry["framework"]
+    try:
+        out = safe_join(Path(output_root), model.replace("/", "__"), str(entry["framework"]))
+    except UnsafePath as exc:
+        raise CaptureError(f"matrix entry {model!r}: {exc}") from None
     stages = entry.get("stages") or STAGES
     cfg = CaptureConfig(
         framework=entry["framework"], output_dir=out, url=entry.get("url"),

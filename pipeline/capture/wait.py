@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.capture.errors import CaptureError
+from pipeline.capture.http import OutOfTime, time_left
 
 Snapshot = dict[str, tuple[int, int]]
 PARSE_LIMIT = 64 << 20  # plain JSON above this is checked by its closing bracket only
@@ -150,16 +151,22 @@ def _done(spec: WaitSpec, seen: dict[str, _Seen], now: float) -> bool:
 
 
 def wait_for_traces(spec: WaitSpec) -> list[Path]:
-    """Poll until the new traces are complete and settled; raise `CaptureError` on timeout."""
+    """Poll until the new traces are complete and settled; raise `CaptureError` after
+    `spec.timeout`, `http.OutOfTime` when the command's own deadline comes first."""
     seen: dict[str, _Seen] = {}
-    deadline = time.monotonic() + spec.timeout
+    left = time_left(f"before waiting for traces in {spec.directory}")
+    budget = spec.timeout if left is None else min(spec.timeout, left)
+    deadline = time.monotonic() + budget
     while True:
         now = time.monotonic()
         _update(seen, _new_files(spec), now)
         if _done(spec, seen, now):
             return [spec.directory / n for n in sorted(seen)]
         if now >= deadline:
-            raise CaptureError(_timeout_message(spec, seen))
+            if budget < spec.timeout:
+                raise OutOfTime("capture ran out of time (its --timeout) while waiting for traces: "
+                                + _timeout_message(spec, seen, budget))
+            raise CaptureError(_timeout_message(spec, seen, budget))
         time.sleep(min(spec.poll, max(0.0, deadline - now)))
 
 
@@ -183,18 +190,18 @@ def _elsewhere(spec: WaitSpec) -> list[str]:
     return hits
 
 
-def _timeout_message(spec: WaitSpec, seen: dict[str, _Seen]) -> str:
+def _timeout_message(spec: WaitSpec, seen: dict[str, _Seen], waited: float) -> str:
     head = f"after {spec.route}: "
     bad = {n: s for n, s in seen.items() if s.reason}
     if not seen:
-        msg = head + f"no new trace in {spec.directory} after {spec.timeout:g} s"
+        msg = head + f"no new trace in {spec.directory} after {waited:g} s"
     elif bad:
-        msg = head + (f"no complete trace set in {spec.directory} after {spec.timeout:g} s; "
+        msg = head + (f"no complete trace set in {spec.directory} after {waited:g} s; "
                       f"saw {len(bad)} partial file{'s' if len(bad) > 1 else ''} {_describe(bad)}")
     else:
         ranks = sorted({spec.rank_of(n) for n in seen} - {None})
         msg = head + (f"only ranks {ranks} of {spec.expected_ranks} expected appeared in "
-                      f"{spec.directory} after {spec.timeout:g} s: {_describe(seen)}")
+                      f"{spec.directory} after {waited:g} s: {_describe(seen)}")
     other = _elsewhere(spec)
     if other:
         msg += ("; but new trace(s) appeared elsewhere: " + ", ".join(other) +

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.discover import TraceRoot, discover, discover_root, inspect_file
+import duckdb
+
+from pipeline.discover import DiscoveryError, TraceRoot, discover, discover_root, inspect_file, normal_path, sanitize_key
+from pipeline.exits import write_failure
 from pipeline.ingest.layerwise import layerwise_table, load_layerwise
 from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
 from pipeline.ingest.parse import ParsedFile, Progress, converter_threads, parse_file, size_estimate
 from pipeline.ingest.reader import TraceReadError
+from pipeline.ingest.spool import private_spool
 from pipeline.store import Warehouse, file_id_for, write_through
 
-__all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "resolve_inputs", "LoadSummary"]
+__all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "resolve_inputs", "vanished_roots", "LoadSummary"]
 
 IN_MEMORY_BYTES = 256 << 20
 LOOKAHEAD_ROOTS = 2  # roots parsed ahead of the one loading (each ≤ IN_MEMORY_BYTES in memory, the rest spooled)
@@ -29,16 +34,24 @@ def _parse_layerwise(path: Path, file_id: int, spool_root: Path) -> ParsedFile:
     except TraceReadError as exc:
         parsed.status, parsed.error = "error", str(exc)
         return parsed
-    (spool / "layerwise_nodes").mkdir(parents=True, exist_ok=True)
-    pq.write_table(layerwise_table(rows, file_id), spool / "layerwise_nodes" / "part-000000.parquet")
+    except Exception as exc:  # noqa: BLE001 - recorded against the file; the run goes on
+        parsed.status, parsed.error = "error", f"{path}: cannot be ingested ({type(exc).__name__}: {exc})"
+        return parsed
+    try:
+        (spool / "layerwise_nodes").mkdir(parents=True, exist_ok=True)
+        pq.write_table(layerwise_table(rows, file_id), spool / "layerwise_nodes" / "part-000000.parquet")
+    except OSError as exc:
+        parsed.status, parsed.error = "error", f"{path}: {write_failure(exc, spool)}"
+        return parsed
     parsed.header = {"context": context}
     parsed.events = len(rows)
     return parsed
 
 
 def parse_root(root: TraceRoot, spool: Path, progress: Progress | None = None,
-               workers: int = 0) -> dict[str, ParsedFile | None]:
-    """Parse every loadable file of `root` into the spool; no warehouse access."""
+               workers: int = 0, stop: threading.Event | None = None) -> dict[str, ParsedFile | None]:
+    """Parse every loadable file of `root` into `spool` (this run's own: `private_spool`); no
+    warehouse access. `stop`, once set, ends the parse with `parse.Cancelled`."""
     out: dict[str, ParsedFile | None] = {}
     spool_root = spool_root_for(spool, root.key)
     budget = IN_MEMORY_BYTES  # small files skip the Parquet spool while their rows fit this
@@ -52,7 +65,7 @@ def parse_root(root: TraceRoot, spool: Path, progress: Progress | None = None,
         else:
             keep = size_estimate(tf.path) <= budget
             out[tf.rel_path] = got = parse_file(tf.path, fid, spool_root, workers=workers, progress=progress,
-                                                in_memory=keep)
+                                                in_memory=keep, stop=stop)
             budget -= got.nbytes
     return out
 
@@ -79,17 +92,27 @@ def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progr
     ~10 % slower). A lone root parsed on one thread is parsed while the warehouse opens
     (DuckDB releases the GIL): such a parse is short (< ~0.1 s), and a small root gains the
     open's ~20 ms.
+
+    Parsed files go to a folder under `spool` that only this call uses (`spool.private_spool`),
+    removed when the call ends, however it ends: concurrent runs on one root never share one.
     """
     if not roots:
         return
+    with private_spool(spool) as own:
+        yield from _iter_ingest(roots, warehouse, own, progress, workers)
+
+
+def _iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progress: Progress | None,
+                 workers: int) -> Iterator[LoadSummary]:
     if len(roots) == 1 and _parses_on_threads(roots[0], workers):
         parsed = parse_root(roots[0], spool, progress, workers)
         with warehouse.connect() as conn:
             write_through(conn)
             yield load_root(conn, roots[0], parsed)
         return
+    stop = threading.Event()  # set on the way out: a parse still running ahead ends at its next batch
     with cf.ThreadPoolExecutor(max_workers=1) as ahead:
-        parsing = [ahead.submit(parse_root, root, spool, progress, workers) for root in roots[:LOOKAHEAD_ROOTS]]
+        parsing = [ahead.submit(parse_root, root, spool, progress, workers, stop) for root in roots[:LOOKAHEAD_ROOTS]]
         try:
             with warehouse.connect() as conn:
                 if not warehouse.in_memory:  # closed after the run; the other core parses ahead (~5 %)
@@ -97,12 +120,14 @@ def iter_ingest(roots: list[TraceRoot], warehouse: Warehouse, spool: Path, progr
                 for i, root in enumerate(roots):
                     parsed = parsing[i].result()
                     if i + LOOKAHEAD_ROOTS < len(roots):
-                        parsing.append(ahead.submit(parse_root, roots[i + LOOKAHEAD_ROOTS], spool, progress, workers))
+                        parsing.append(ahead.submit(parse_root, roots[i + LOOKAHEAD_ROOTS], spool, progress, workers,
+                                                    stop))
                     if i + 1 == len(roots):  # earlier commits may sit in the WAL; the last one checkpoints them all
                         write_through(conn)
                     parsing[i] = None  # the loaded root's tables can go
                     yield load_root(conn, root, parsed)
         finally:
+            stop.set()
             for future in parsing:
                 if future is not None:
                     future.cancel()
@@ -117,23 +142,47 @@ def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[Tr
     """Turn CLI inputs (a data root, a trace root or a single file) into trace roots."""
     roots: list[TraceRoot] = []
     for item in inputs:
-        item = item.expanduser()
+        item = normal_path(item)  # `root/x/../f.json.gz` is `root/f.json.gz`, keyed as such
         if item.is_file():
             roots.append(single_file_root(item))
             continue
         if not item.exists():
             raise FileNotFoundError(f"{item}: no such file or directory")
         own = discover_root(item, data_root or item.parent)
-        roots.extend([own] if own is not None else discover(item))
+        found = [own] if own is not None else discover(item)
+        if not found:
+            raise DiscoveryError(f"{item}: no trace root here{_all_rejected(item)}")
+        roots.extend(found)
     return roots
+
+
+def _all_rejected(folder: Path) -> str:
+    """Why a folder of files named like traces is no root: each is rejected (docs/discovery.md)."""
+    reasons = []
+    for path in sorted(folder.glob("*.json*"))[:3]:
+        tf = inspect_file(path)
+        if tf.status == "rejected":
+            reasons.append(f"{path.name}: {tf.reason}")
+    return f" (every trace file is rejected: {'; '.join(reasons)}; stored rows are kept)" if reasons else ""
+
+
+def vanished_roots(conn: duckdb.DuckDBPyConnection, inputs: list[Path], roots: list[TraceRoot]) -> list[tuple[str, str]]:
+    """(key, path) of stored roots under a folder of `inputs` that this run did not find — moved,
+    deleted, or every file now rejected. Nothing deletes their rows; `ingest` names them."""
+    seen = {r.key for r in roots} | {str(r.path) for r in roots}
+    folders = [str(normal_path(p)) for p in inputs if Path(p).is_dir()]
+    stored = conn.execute("SELECT root, path FROM trace_roots ORDER BY root").fetchall()
+    return [(key, path) for key, path in stored if key not in seen and path not in seen
+            and any(path == f or path.startswith(f + "/") for f in folders)]
 
 
 def single_file_root(path: Path) -> TraceRoot:
     """A one-file root keyed by the file's own name (``<dir>/<file>``)."""
     import dataclasses
 
+    path = normal_path(path)
     base = discover_root(path.parent, path.parent.parent)
-    key = f"{path.parent.name}/{path.name}"
+    key = sanitize_key(f"{path.parent.name}/{path.name}")
     own = tuple(f for f in base.files if f.path.name == path.name) if base is not None else ()
     if base is not None and own:  # discovery of the folder already inspected the file
         return dataclasses.replace(base, key=key, files=own, fingerprint=own[0].fingerprint)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.ingest.events import BATCH_SHIFT, BatchResult
+from pipeline.ingest.limits import doubtful
 from pipeline.paths import read_sql
 
 MEMORY_LIMIT = "1GB"
@@ -31,6 +32,7 @@ POOL = pa.system_memory_pool()
 _local = threading.local()
 _shared: dict[str, duckdb.DuckDBPyConnection] = {}
 _shared_lock = threading.Lock()
+_preparing: dict[str, threading.Thread] = {}
 
 # Each table's columns, in sql/schema order, as (column, column of the wide result).
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -88,8 +90,28 @@ def prepare() -> None:
     Called when a file's first batch is still being read, so the ~20 ms the database takes
     to start overlap the reading instead of delaying the first conversion.
     """
-    if "db" not in _shared:
-        threading.Thread(target=_database, name="duckjson-prepare", daemon=True).start()
+    if "db" not in _shared and _preparing.get("thread") is None:
+        thread = _preparing["thread"] = threading.Thread(target=_prepare, name="duckjson-prepare", daemon=True)
+        thread.start()
+
+
+def _prepare() -> None:
+    try:
+        _database()
+    except duckdb.Error:
+        pass  # the first conversion opens it again and reports the error
+
+
+def settle() -> None:
+    """Wait for a `prepare` still running: a DuckDB database half-created when the process
+    exits aborts it (exit 134, "terminate called …"), e.g. after a file that fails fast."""
+    thread = _preparing.pop("thread", None)
+    if thread is not None:
+        thread.join()
+
+
+class Doubtful(Exception):
+    """DuckDB read the batch, but it may break a rule of `limits.py`: the orjson path decides."""
 
 
 class BatchParser:
@@ -98,13 +120,18 @@ class BatchParser:
     def __init__(self) -> None:
         self.con = _database().cursor()
 
-    def convert(self, source: Path, batch_number: int, file_id: int, variant: str = "relative") -> BatchResult:
-        """Read `source` (a JSON array of events) and split it by table; raises duckdb.Error.
+    def convert(self, source: Path, batch_number: int, file_id: int, variant: str = "relative",
+                text: bytes | None = None) -> BatchResult:
+        """Read `source` (a JSON array of events) and split it by table; raises duckdb.Error,
+        or `Doubtful` when the result may break a rule of `limits.py` (`text`: the batch's
+        bytes, for the check of times written as true/false).
 
         `variant` is the file's timestamp variant (`timestamps.detect_variant`): absolute
         timestamps need the exact DECIMAL conversion, relative ones are exact as doubles.
         """
         wide = self.con.sql(events_sql(source, variant), params={"file_id": file_id}).to_arrow_table()
+        if text is not None and doubtful(wide, text):
+            raise Doubtful(str(source))
         return split(wide, batch_number << BATCH_SHIFT)
 
 

@@ -2,17 +2,21 @@
 
 Columns follow `sql/schema/*.sql`. ``ts_ns`` here is relative to the file's base time; the
 base is added when the spool is loaded into the warehouse (it may only be known at the end
-of the file). ``ev`` is an ordinal that grows with the event's position in the file.
+of the file). ``ev`` is an ordinal that grows with the event's position in the file. An
+event that breaks the rules of `limits.py` raises `BadEvent` naming it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from pipeline.ingest.limits import MAX_DUR_NS, MAX_NAME_CHARS
 from pipeline.ingest.timestamps import BadNumber, to_ns
 
 BATCH_SHIFT = 24  # ev = batch_number << 24 | index in batch
@@ -40,22 +44,49 @@ class BatchResult:
     categories: Counter = field(default_factory=Counter)
 
 
+INT64 = 1 << 63
+
+
 def _ints(values: list) -> pa.Array:
-    try:
-        return pa.array(values, pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return pa.array([_as_int(v) for v in values], pa.int64())
+    if set(map(type, values)) <= {int, type(None)}:  # pyarrow would truncate floats (3.5 → 3)
+        try:
+            return pa.array(values, pa.int64())
+        except (pa.ArrowInvalid, OverflowError):
+            pass
+    return pa.array([_as_int(v) for v in values], pa.int64())
 
 
 def _as_int(value: object) -> int | None:
+    """An integer arg as DuckDB's json_transform reads it: doubles round half to even, numeric
+    strings half away from zero, true/false are 1/0; anything else, or beyond int64, is None."""
     try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        if isinstance(value, float):
+            number = round(value)
+        elif isinstance(value, str):
+            number = _int_text(value)
+        else:
+            number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, ArithmeticError):
         return None
+    return number if -INT64 <= number < INT64 else None
+
+
+def _int_text(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return int(Decimal(text.strip()).to_integral_value(ROUND_HALF_UP))
+
+
+def _text(value: object) -> str:
+    """A non-string value as DuckDB renders it into a VARCHAR column (compact JSON, true/false)."""
+    if isinstance(value, (bool, dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
 
 
 def _texts(values: list) -> pa.Array:
-    return pa.array([None if v is None else v if isinstance(v, str) else str(v) for v in values], pa.string())
+    return pa.array([None if v is None else v if isinstance(v, str) else _text(v) for v in values], pa.string())
 
 
 def _json(values: list) -> pa.Array:
@@ -69,7 +100,11 @@ def _json_texts(values: list) -> pa.Array:
 
 
 def _args(evs: list) -> list[dict]:
-    return [e.get("args") or {} for e in evs]
+    out = [e.get("args") or {} for e in evs]
+    for i, a in enumerate(out):
+        if type(a) is not dict:
+            raise BadEvent(f"{describe(evs[i])}: args is not an object ({type(a).__name__})")
+    return out
 
 
 def _arg(args: list[dict], *keys: str) -> list:
@@ -88,21 +123,56 @@ def _arg(args: list[dict], *keys: str) -> list:
 
 
 class BadEvent(ValueError):
-    """An event whose ``ts`` or ``dur`` is not a number; the message names the event."""
+    """An event that breaks a rule of `limits.py`; the message names the event."""
+
+
+def describe(event: dict) -> str:
+    """``event 'name' (ph 'X', cat 'kernel')``, a long name cut to its start and length."""
+    name = event.get("name")
+    if isinstance(name, str) and len(name) > 120:
+        name = f"{name[:80]}… ({len(name):,} characters)"
+    return f"event {name!r} (ph {event.get('ph')!r}, cat {event.get('cat')!r})"
 
 
 def _times(evs: list, key: str, variant: str) -> pa.Array:
     try:
         return to_ns([e.get(key) for e in evs], variant)
     except BadNumber as exc:
-        event = evs[exc.index]
-        raise BadEvent(f"event {event.get('name')!r} (ph {event.get('ph')!r}, cat {event.get('cat')!r}): "
-                       f"{key} is {exc}") from None
+        raise BadEvent(f"{describe(evs[exc.index])}: {key} is {exc}") from None
 
 
-def _common(evs: list, ords: list, variant: str, file_id: int) -> dict[str, pa.Array]:
+def _first(mask: pa.Array) -> int | None:
+    """Index of the first true value of a boolean array (nulls count as false), else None."""
+    mask = pc.fill_null(mask, False)
+    return pc.index(mask, True).as_py() if pc.any(mask).as_py() else None
+
+
+def _check(evs: list, names: pa.Array, ts: pa.Array, dur: pa.Array, complete: pa.Array | bool) -> None:
+    """Raise `BadEvent` for the first event breaking a rule of `limits.py` (name, ts, dur).
+
+    Three aggregates decide whether anything is wrong (a batch of a tiny file costs ~0.1 ms);
+    only then is the first bad event looked for."""
+    longest = pc.max(pc.utf8_length(names)).as_py() if len(names) else None
+    low, high = pc.min_max(dur).values()
+    ok_dur = not low.is_valid or (low.as_py() >= 0 and high.as_py() <= MAX_DUR_NS)
+    no_dur = dur.null_count and (complete is True or pc.any(pc.and_(pc.is_null(dur), complete)).as_py())
+    if (longest or 0) <= MAX_NAME_CHARS and not ts.null_count and ok_dur and not no_dur:
+        return
+    rules = ((pc.greater(pc.utf8_length(names), MAX_NAME_CHARS), f"name longer than {MAX_NAME_CHARS:,} characters"),
+             (pc.is_null(ts), "no ts"),
+             (pc.and_(pc.is_null(dur), complete), "no dur (a complete event, ph X, needs one)"),
+             (pc.less(dur, 0), "negative dur"),
+             (pc.greater(dur, MAX_DUR_NS), "dur longer than one day"))
+    for mask, problem in rules:
+        bad = _first(mask)
+        if bad is not None:
+            value = "" if problem.startswith(("name", "no ")) else f": {evs[bad].get('dur')!r}"
+            raise BadEvent(f"{describe(evs[bad])}: {problem}{value}")
+
+
+def _common(evs: list, ords: list, variant: str, file_id: int, complete: pa.Array | bool = True) -> dict[str, pa.Array]:
     n = len(evs)
-    return {
+    cols = {
         "file_id": pa.array([file_id] * n, pa.int64()),
         "ev": pa.array(ords, pa.int64()),
         "name": _texts([e.get("name") for e in evs]),
@@ -111,6 +181,8 @@ def _common(evs: list, ords: list, variant: str, file_id: int) -> dict[str, pa.A
         "pid": _texts([e.get("pid") for e in evs]),
         "tid": _texts([e.get("tid") for e in evs]),
     }
+    _check(evs, cols["name"], cols["ts_ns"], cols["dur_ns"], complete)
+    return cols
 
 
 def _fallback_int(primary: list, backup: list) -> list:
@@ -184,7 +256,8 @@ def python_frames_table(evs: list, ords: list, variant: str, file_id: int) -> pa
 
 def annotations_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table:
     args = _args(evs)
-    base = _common(evs, ords, variant, file_id)
+    complete = pa.array([e.get("ph") == "X" for e in evs], pa.bool_())
+    base = _common(evs, ords, variant, file_id, complete)
     cats = [e.get("cat") if e.get("ph") == "X" else "instant" for e in evs]
     streams = [a.get("stream") if c == "gpu_user_annotation" else None for a, c in zip(args, cats)]
     dur = base["dur_ns"].fill_null(0)
@@ -197,15 +270,18 @@ def annotations_table(evs: list, ords: list, variant: str, file_id: int) -> pa.T
 
 def meta_table(evs: list, file_id: int) -> pa.Table:
     rows = []
-    for e in evs:
-        args = e.get("args") or {}
+    for e, args in zip(evs, _args(evs)):
         value = args.get("name", args.get("labels", args.get("sort_index")))
         rows.append((e.get("pid"), e.get("tid"), e.get("name"), value))
     cols = list(zip(*rows))
+    keys = _texts(list(cols[2]))
+    bad = _first(pc.greater(pc.utf8_length(keys), MAX_NAME_CHARS))
+    if bad is not None:
+        raise BadEvent(f"{describe(evs[bad])}: name longer than {MAX_NAME_CHARS:,} characters")
     return pa.table({
         "file_id": pa.array([file_id] * len(rows), pa.int64()),
         "pid": _texts(list(cols[0])), "tid": _texts(list(cols[1])),
-        "key": _texts(list(cols[2])), "value": _texts(list(cols[3])),
+        "key": keys, "value": _texts(list(cols[3])),
     })
 
 

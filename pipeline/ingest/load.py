@@ -2,7 +2,8 @@
 
 Re-loading a root replaces its rows. A file that fails to parse is recorded in
 `trace_files` with its error; if an earlier load of the same file succeeded, its rows are
-kept and the file is marked ``stale`` — bad input never costs what was already stored.
+kept and the file is marked ``stale`` — bad input never costs what was already stored, also
+when discovery now rejects the file (overwritten by garbage or by JSON that is no trace).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from pathlib import Path
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.discover import TraceFile, TraceRoot
 from pipeline.ingest.merged import carry_split, split_merged
 from pipeline.ingest.parse import ParsedFile
+from pipeline.paths import safe_join
 from pipeline.store import file_id_for, file_tables, transaction
 
 TRACE_FILE_COLUMNS = (
@@ -26,6 +29,9 @@ TRACE_FILE_COLUMNS = (
     "size_bytes", "fingerprint", "status", "error", "note", "events", "kernels", "base_time_ns",
     "ts_variant", "metadata", "ingested_at",
 )
+NO_TS = ("trace_meta", "layerwise_nodes")  # tables without a ts_ns column to shift
+FLUSH_BYTES = 64 << 20  # in-memory rows gathered for one INSERT
+MAX_CHUNKS = 64  # more Arrow chunks than this are combined into one before the INSERT
 
 
 @dataclass
@@ -59,23 +65,60 @@ def trace_file_row(root: TraceRoot, tf: TraceFile, parsed: ParsedFile | None, st
     )
 
 
-def _copy_spool(conn: duckdb.DuckDBPyConnection, parsed: ParsedFile, rows: dict[str, int]) -> None:
-    """Insert a parsed file's rows (Parquet spool or in-memory Arrow), ts shifted by the base time."""
-    if parsed.tables is not None:
-        sources = {t: pa.concat_tables(parts, promote_options="permissive") for t, parts in parsed.tables.items()}
-    else:
-        sources = {p.name: str(p / "*.parquet") for p in parsed.spool.iterdir() if p.is_dir()}
-    for table, source in sorted(sources.items()):
-        if isinstance(source, str):
-            relation, params = "read_parquet(?)", [source]
-        else:
-            conn.register("_parsed_rows", source)
-            relation, params = "_parsed_rows", []
-        shift = "" if table in ("trace_meta", "layerwise_nodes") else f" REPLACE (ts_ns + {int(parsed.base_time_ns or 0)} AS ts_ns)"
-        count = conn.execute(f"INSERT INTO {table} BY NAME SELECT *{shift} FROM {relation}", params).fetchone()
-        if not isinstance(source, str):
-            conn.unregister("_parsed_rows")
-        rows[table] = rows.get(table, 0) + (count[0] if count else 0)
+def _shifted(parts: list[pa.Table], table: str, base: int) -> pa.Table:
+    """One file's in-memory rows of `table`, ts shifted by its base time."""
+    rows = pa.concat_tables(parts, promote_options="permissive")
+    if table in NO_TS or not base:
+        return rows
+    column = rows.schema.get_field_index("ts_ns")
+    return rows.set_column(column, "ts_ns", pc.add_checked(rows["ts_ns"], base))
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
+    conn.register("_parsed_rows", rows)
+    try:
+        count = conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _parsed_rows").fetchone()
+    finally:
+        conn.unregister("_parsed_rows")
+    return count[0] if count else 0
+
+
+def _copy_rows(conn: duckdb.DuckDBPyConnection, loaded: list[ParsedFile], rows: dict[str, int]) -> None:
+    """Insert the parsed files' rows, ts shifted by each file's base time.
+
+    Rows kept in memory are gathered across files, one INSERT per table and FLUSH_BYTES (a
+    root of 10,000 small files costs a statement per table, not one per file and table; the
+    gathered copy stays bounded); spooled files are read from their Parquet folders, one
+    INSERT per file and table.
+    """
+    memory: dict[str, list[pa.Table]] = {}
+    held: dict[str, int] = {}  # bytes gathered per table
+    for parsed in loaded:
+        base = int(parsed.base_time_ns or 0)
+        if parsed.tables is not None:
+            for table, parts in parsed.tables.items():
+                memory.setdefault(table, []).append(shifted := _shifted(parts, table, base))
+                held[table] = held.get(table, 0) + shifted.get_total_buffer_size()
+                if held[table] >= FLUSH_BYTES:
+                    _flush(conn, table, memory.pop(table), rows)
+                    held[table] = 0
+            continue
+        folders = parsed.spool.iterdir() if parsed.spool.is_dir() else ()  # none when no row was written
+        for folder in sorted(p for p in folders if p.is_dir()):
+            table = folder.name
+            shift = "" if table in NO_TS else " REPLACE (ts_ns + ? AS ts_ns)"
+            params = ([] if table in NO_TS else [base]) + [str(folder / "*.parquet")]
+            count = conn.execute(f"INSERT INTO {table} BY NAME SELECT *{shift} FROM read_parquet(?)", params).fetchone()
+            rows[table] = rows.get(table, 0) + (count[0] if count else 0)
+    for table, tables in sorted(memory.items()):
+        _flush(conn, table, tables, rows)
+
+
+def _flush(conn: duckdb.DuckDBPyConnection, table: str, tables: list[pa.Table], rows: dict[str, int]) -> None:
+    merged = pa.concat_tables(tables, promote_options="permissive")
+    if merged.num_columns and merged.column(0).num_chunks > MAX_CHUNKS:  # DuckDB scans thousands of
+        merged = merged.combine_chunks()  # tiny chunks slowly; copying a few big ones costs more
+    rows[table] = rows.get(table, 0) + _insert(conn, table, merged)
 
 
 def _previous_ok(conn: duckdb.DuckDBPyConnection, root: str) -> dict[int, str]:
@@ -85,41 +128,68 @@ def _previous_ok(conn: duckdb.DuckDBPyConnection, root: str) -> dict[int, str]:
     return {fid: path for fid, path in rows}
 
 
+def _file_rows(root: TraceRoot, parsed: dict[str, ParsedFile | None], previous: dict[int, str],
+               summary: LoadSummary) -> tuple[list[tuple], dict[int, str]]:
+    """New `trace_files` rows of the root, and the files whose previous load is kept (``stale``)
+    with the reason.
+
+    A file that loaded before keeps its rows — and its `trace_files` row, which describes them —
+    when it now fails to parse, is rejected by discovery (overwritten by garbage, by non-trace
+    JSON) or its root is rejected; the reason is an error of this load (printed by `ingest`,
+    exit 1 with ``--strict``).
+    """
+    rows, keep = [], {}
+    for tf in root.files:
+        result = parsed.get(tf.rel_path)
+        fid = file_id_for(root.key, tf.rel_path)
+        status, error = _status_of(root, tf, result)
+        failed = status in ("error", "rejected") or (status == "skipped" and root.status != "ok")
+        if failed and fid in previous:
+            summary.errors.append(error or tf.rel_path)
+            summary.kept.append(tf.rel_path)
+            keep[fid] = f"{error}; keeping the rows of the previous successful load"
+            continue
+        if status == "error":
+            summary.errors.append(error or tf.rel_path)
+        rows.append(trace_file_row(root, tf, result, status, error))
+    return rows, keep
+
+
+def _replace_file_rows(conn: duckdb.DuckDBPyConnection, root: str, rows: list[tuple], keep: dict[int, str]) -> None:
+    """Swap the root's `trace_files` rows for `rows`, the kept files' rows marked stale in place."""
+    conn.execute("DELETE FROM trace_files WHERE root = ? AND NOT list_contains(?, file_id)", [root, list(keep)])
+    if keep:
+        _update_stale(conn, keep)
+    if rows:  # one Arrow insert: executemany costs ~1 ms a row
+        _insert(conn, "trace_files", pa.table({c: list(v) for c, v in zip(TRACE_FILE_COLUMNS, zip(*rows))}))
+
+
+def _update_stale(conn: duckdb.DuckDBPyConnection, keep: dict[int, str]) -> None:
+    conn.register("_kept", pa.table({"file_id": list(keep), "error": list(keep.values())}))
+    try:
+        conn.execute("UPDATE trace_files SET status = 'stale', error = k.error FROM _kept k "
+                     "WHERE trace_files.file_id = k.file_id")
+    finally:
+        conn.unregister("_kept")
+
+
 def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
               parsed: dict[str, ParsedFile | None]) -> LoadSummary:
     """Replace `root`'s rows with the parsed files (``parsed`` maps rel_path → result)."""
     summary = LoadSummary(root=root.key, files=len(root.files))
     previous = _previous_ok(conn, root.key)
-    trace_rows, keep = [], set()
-    for tf in root.files:
-        result = parsed.get(tf.rel_path)
-        fid = file_id_for(root.key, tf.rel_path)
-        status, error = _status_of(tf, result)
-        if status == "error":
-            summary.errors.append(error or tf.rel_path)
-            if fid in previous:
-                keep.add(fid)
-                status = "stale"
-                error = f"{error}; keeping the rows of the previous successful load"
-                summary.kept.append(tf.rel_path)
-        trace_rows.append(trace_file_row(root, tf, result, status, error))
-    carried = carry_split(conn, root.key, keep, previous)  # per-rank files split from a kept merged file
-    keep.update(row[0] for row in carried)
-    stale_ids = [fid for fid in previous if fid not in keep]
+    trace_rows, keep = _file_rows(root, parsed, previous, summary)
+    carried = carry_split(conn, root.key, set(keep), previous)  # per-rank files split from a kept merged file
+    kept = set(keep) | {row[0] for row in carried}
+    stale_ids = [fid for fid in previous if fid not in kept]
+    loaded = [r for r in (parsed.get(tf.rel_path) for tf in root.files) if r is not None and r.status == "ok"]
     with transaction(conn):
         for table in file_tables() if stale_ids else ():
             conn.execute(f"DELETE FROM {table} WHERE list_contains(?, file_id)", [stale_ids])
-        conn.execute("DELETE FROM trace_files WHERE root = ?", [root.key])
-        conn.executemany(
-            f"INSERT INTO trace_files ({', '.join(TRACE_FILE_COLUMNS)}) VALUES ({', '.join('?' * len(TRACE_FILE_COLUMNS))})",
-            trace_rows,
-        )
+        _replace_file_rows(conn, root.key, trace_rows, keep)
+        summary.ok = len(loaded)
         _upsert_root(conn, root, summary)
-        for tf in root.files:
-            result = parsed.get(tf.rel_path)
-            if result is not None and result.status == "ok":
-                _copy_spool(conn, result, summary.rows)
-                summary.ok += 1
+        _copy_rows(conn, loaded, summary.rows)
         if carried or any(tf.kind == "merged" for tf in root.files):
             split_merged(conn, root.key, carried)  # SGLang merged trace → one virtual file per rank
     for result in parsed.values():
@@ -128,11 +198,11 @@ def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
     return summary
 
 
-def _status_of(tf: TraceFile, result: ParsedFile | None) -> tuple[str, str | None]:
+def _status_of(root: TraceRoot, tf: TraceFile, result: ParsedFile | None) -> tuple[str, str | None]:
     if tf.status != "ok":
-        return tf.status, tf.reason
+        return tf.status, f"{tf.path}: {tf.reason}" if tf.status == "rejected" else tf.reason
     if result is None:
-        return "skipped", "not parsed"
+        return "skipped", f"not parsed: {root.reason}" if root.status != "ok" else "not parsed"
     return result.status, result.error
 
 
@@ -149,4 +219,4 @@ def _upsert_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot, summary: Load
 
 def spool_root_for(state_spool: Path, root_key: str) -> Path:
     """Spool folder of one root (parsed files go to ``<spool>/<hash>/<file_id>``)."""
-    return state_spool / f"{file_id_for(root_key, ''):x}"
+    return safe_join(state_spool, f"{file_id_for(root_key, ''):x}")

@@ -5,6 +5,11 @@ events; each batch is converted by DuckDB's JSON reader (`duckjson.py`), or by o
 DuckDB refuses it. Large files are converted by a few threads (DuckDB releases the GIL)
 while the reader cuts the next batches, so one file uses every core while memory stays
 bounded by ``in_flight × chunk size``.
+
+Whatever goes wrong with one file is recorded on its `ParsedFile` (status ``error`` and a
+message naming the file and the problem), never raised: a malformed event (`limits.py`), an
+unreadable or truncated file, a spool that cannot be written (a full disk says so). Only
+`Cancelled` (the caller's stop event) escapes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import concurrent.futures as cf
 import gc
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -23,17 +29,29 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.exits import write_failure
 from pipeline.ingest import reader
-from pipeline.ingest.duckjson import prepare, thread_parser
+from pipeline.ingest.duckjson import Doubtful, prepare, settle, thread_parser
 from pipeline.ingest.events import BadEvent, BatchResult, convert
+from pipeline.ingest.limits import too_deep
 from pipeline.ingest.reader import (
     Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
 )
 from pipeline.ingest.timestamps import detect_variant, quote_times
+from pipeline.paths import safe_join
 
 PARALLEL_MIN_BYTES = 8 << 20  # files at least this big (decompressed) are converted by threads
 DUCKDB_MIN_BYTES = 2 << 20  # smaller batches go to orjson: its ~20 ms fixed cost beats DuckDB
 Progress = Callable[[Path, int, int, float], None]
+MAX_BASE_TIME_NS = 1 << 62  # a baseTimeNanoseconds beyond this is not a time (ts + base must fit int64)
+
+
+class Cancelled(Exception):
+    """The caller asked the parse to stop (Ctrl-C, a closed generator)."""
+
+
+class SpoolWriteError(Exception):
+    """The spool could not be written; the message says why (a full disk says so)."""
 
 
 @dataclass
@@ -56,7 +74,8 @@ class ParsedFile:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.nbytes for parts in (self.tables or {}).values() for t in parts)
+        # buffer sizes, not `Table.nbytes` (which walks every slice: ~50 µs a table)
+        return sum(t.get_total_buffer_size() for parts in (self.tables or {}).values() for t in parts)
 
     @property
     def base_time_ns(self) -> int | None:
@@ -85,8 +104,11 @@ def _write_tables(tables: dict, out: Path, batch: Batch) -> None:
     part = f"part-{batch.number:06d}" + (f"-{batch.first_index}" if batch.first_index else "")
     for name, table in tables.items():
         folder = out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, folder / f"{part}.parquet", compression="snappy")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, folder / f"{part}.parquet", compression="snappy")
+        except OSError as exc:
+            raise SpoolWriteError(write_failure(exc, out)) from None
 
 
 def convert_batch(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
@@ -126,13 +148,16 @@ def _duck_batch(batch: Batch, file_id: int, out: Path, variant: str, keep: bool 
     """Convert a middle batch with DuckDB's JSON reader; None when DuckDB refuses it."""
     raw = out / f".batch-{batch.number:06d}.json"
     try:
+        out.mkdir(parents=True, exist_ok=True)
         with open(raw, "wb") as fh:
             fh.write(b"[")
             fh.write(batch.data)
             fh.write(b"]")
-        result = thread_parser().convert(raw, batch.number, file_id, variant)
-    except duckdb.Error:
+        result = thread_parser().convert(raw, batch.number, file_id, variant, batch.data)
+    except (duckdb.Error, Doubtful):
         return None
+    except OSError as exc:
+        raise SpoolWriteError(write_failure(exc, out)) from None
     finally:
         raw.unlink(missing_ok=True)
     return _out(result, out, batch, None, keep)
@@ -141,9 +166,10 @@ def _duck_batch(batch: Batch, file_id: int, out: Path, variant: str, keep: bool 
 def convert_any(path: str, batch: Batch, variant: str, file_id: int, out: str, bare: bool,
                 keep: bool = False) -> list[_BatchOut]:
     """Convert one batch: DuckDB when it is at least DUCKDB_MIN_BYTES, else (or when DuckDB
-    refuses it) orjson; a tail's last event and the document's end always go through orjson."""
+    refuses it) orjson; a tail's last event and the document's end always go through orjson, and
+    so does a batch nested too deep for DuckDB's reader to judge (`limits.too_deep`)."""
     head, rest = split_tail(batch) if batch.tail else (batch, None)
-    big = head is not None and len(head.data) >= DUCKDB_MIN_BYTES
+    big = head is not None and len(head.data) >= DUCKDB_MIN_BYTES and not too_deep(head.data)
     done = _duck_batch(head, file_id, Path(out), variant, keep) if big else None
     if done is None:  # small, refused or a one-event tail: the whole batch goes through orjson
         return [convert_batch(path, batch, variant, file_id, out, bare, keep)]
@@ -154,7 +180,7 @@ def convert_any(path: str, batch: Batch, variant: str, file_id: int, out: str, b
 
 
 def _run_batches(parsed: ParsedFile, workers: int, progress: Progress | None, keep: bool,
-                 chunk_bytes: int | None = None) -> list[_BatchOut]:
+                 chunk_bytes: int | None = None, stop: threading.Event | None = None) -> list[_BatchOut]:
     state = ReaderState()
     outs: list[_BatchOut] = []
     variant: str | None = None
@@ -163,6 +189,8 @@ def _run_batches(parsed: ParsedFile, workers: int, progress: Progress | None, ke
     pending: list[cf.Future] = []
     try:
         for batch in iter_batches(parsed.path, state, chunk_bytes):
+            if stop is not None and stop.is_set():
+                raise Cancelled(str(parsed.path))
             if variant is None:
                 variant = parsed.ts_variant = detect_variant(batch.data[: 1 << 20])
             args = (str(parsed.path), batch, variant, parsed.file_id, str(parsed.spool), state.bare, keep)
@@ -202,13 +230,18 @@ def _finish(parsed: ParsedFile, outs: list[_BatchOut]) -> None:
 
 
 def size_estimate(path: Path) -> int:
-    """Decompressed size of a trace file: gzip's trailer (ISIZE, size mod 2^32), else ×8."""
-    size = path.stat().st_size
-    if path.suffix != ".gz" or size < 18:
-        return size
-    with open(path, "rb") as fh:
-        fh.seek(-4, 2)
-        isize = int.from_bytes(fh.read(4), "little")
+    """Decompressed size of a trace file: gzip's trailer (ISIZE, size mod 2^32), else ×8.
+
+    0 when the file cannot be read: the parse then reports why."""
+    try:
+        size = path.stat().st_size
+        if path.suffix != ".gz" or size < 18:
+            return size
+        with open(path, "rb") as fh:
+            fh.seek(-4, 2)
+            isize = int.from_bytes(fh.read(4), "little")
+    except OSError:
+        return 0
     return isize if isize >= size else size * 8  # wrapped past 4 GiB or a multi-member file
 
 
@@ -221,17 +254,42 @@ def converter_threads(estimate: int, workers: int = 0) -> int:
 
 
 def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,
-               progress: Progress | None = None, in_memory: bool = False) -> ParsedFile:
+               progress: Progress | None = None, in_memory: bool = False,
+               stop: threading.Event | None = None) -> ParsedFile:
     """Parse `path` into ``spool_root/<file_id>/`` (or into memory); errors are recorded, never raised.
 
     `in_memory` keeps the Arrow tables in `ParsedFile.tables` instead of writing Parquet:
-    for small files, where the spool's writes and reads cost more than the parse.
+    for small files, where the spool's writes and reads cost more than the parse. `stop`,
+    once set, ends the parse between two batches with `Cancelled`. `spool_root` must be
+    this process's own (`spool.private_spool`): the file's folder in it is replaced.
     """
-    spool = spool_root / str(file_id)
-    shutil.rmtree(spool, ignore_errors=True)
-    spool.mkdir(parents=True, exist_ok=True)
+    spool = safe_join(spool_root, str(file_id))
     parsed = ParsedFile(path=path, file_id=file_id, spool=spool, tables={} if in_memory else None)
     started = time.perf_counter()
+    try:
+        if spool.exists():  # created on first write only: most files never spool (`in_memory`)
+            shutil.rmtree(spool)
+        _parse_into(parsed, workers, progress, in_memory, stop)
+    except SpoolWriteError as exc:
+        parsed.status, parsed.error = "error", f"{path}: {exc}"
+    except OSError as exc:
+        parsed.status, parsed.error = "error", f"{path}: {write_failure(exc, spool)}"
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one file's surprise must not stop the run; it is recorded
+        parsed.status, parsed.error = "error", f"{path}: cannot be ingested ({type(exc).__name__}: {exc})"
+    finally:
+        settle()
+    if parsed.status != "ok":
+        shutil.rmtree(spool, ignore_errors=True)
+        parsed.tables = None if parsed.tables is None else {}
+    parsed.seconds = time.perf_counter() - started
+    return parsed
+
+
+def _parse_into(parsed: ParsedFile, workers: int, progress: Progress | None, in_memory: bool,
+                stop: threading.Event | None) -> None:
+    path = parsed.path
     estimate = size_estimate(path)
     if estimate >= DUCKDB_MIN_BYTES:
         prepare()  # the parsing database starts while the first batch is read
@@ -239,13 +297,17 @@ def parse_file(path: Path, file_id: int, spool_root: Path, *, workers: int = 0,
     # A mid-size file is cut into one batch per thread (each DuckDB query costs ~7 ms to plan).
     chunk = None if workers == 1 else min(reader.CHUNK_BYTES, max(2 * DUCKDB_MIN_BYTES, estimate // workers))
     try:
-        _finish(parsed, _run_batches(parsed, workers, progress, in_memory, chunk))
+        _finish(parsed, _run_batches(parsed, workers, progress, in_memory, chunk, stop))
+        _check_base_time(parsed)
     except TraceReadError as exc:
         parsed.status, parsed.error = "error", str(exc)
-    except OSError as exc:
+    except OSError as exc:  # writes raise SpoolWriteError, so this is the trace itself
         parsed.status, parsed.error = "error", f"{path}: cannot read ({exc.strerror or exc})"
-    if parsed.status != "ok":
-        shutil.rmtree(spool, ignore_errors=True)
-        parsed.tables = None if parsed.tables is None else {}
-    parsed.seconds = time.perf_counter() - started
-    return parsed
+
+
+def _check_base_time(parsed: ParsedFile) -> None:
+    value = parsed.header.get("baseTimeNanoseconds")
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < MAX_BASE_TIME_NS:
+        raise TraceReadError(f"{parsed.path}: baseTimeNanoseconds is {value!r}, not a time in nanoseconds")

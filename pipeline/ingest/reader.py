@@ -5,7 +5,10 @@ is cut at event boundaries — a closing brace, a comma and an opening brace fol
 quoted key, which cannot occur inside a JSON string — so every batch is a comma-separated
 run of complete event objects that `orjson` parses on its own. Memory stays bounded by the
 chunk size whatever the file size. The top-level keys before and after the array are
-collected into `header`.
+collected into `header`. Every byte is looked at a bounded number of times (the header scan
+searches only what arrived since the last read), and absurd sizes are refused with a
+message: a header over MAX_HEADER_BYTES before the array, one event (or the document's end)
+over MAX_EVENT_BYTES.
 """
 
 from __future__ import annotations
@@ -21,10 +24,15 @@ import orjson
 
 CHUNK_BYTES = 16 << 20
 READ_BYTES = 1 << 20  # one read; a batch is handed over as soon as CHUNK_BYTES have arrived
+_KEY = b'"traceEvents"'
 _KEY_RE = re.compile(rb'"traceEvents"\s*:\s*\[')
+_KEY_PENDING_RE = re.compile(rb'"traceEvents"\s*(?::\s*)?\Z')  # the key, its ':' and '[' still to come
+_NAME_RE = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.){0,80})')
 _WS = b" \t\r\n"
-# Longest header we accept before the events array starts (metadata objects are small).
-MAX_HEADER_BYTES = 256 << 20
+# Longest header we accept before the events array starts (Kineto's are a few KiB per GPU).
+MAX_HEADER_BYTES = 64 << 20
+# Largest single event (or the document's end after the array) we accept; real ones are < 64 KiB.
+MAX_EVENT_BYTES = 64 << 20
 
 
 class TraceReadError(Exception):
@@ -81,28 +89,50 @@ def _header_from_prefix(prefix: bytes, path: Path) -> dict:
 
 
 def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState, chunk_bytes: int) -> bytes:
-    """Consume the header; return the buffer positioned at the first event (or ']')."""
-    buf = b""
+    """Consume the header; return the buffer positioned at the first event (or ']').
+
+    Linear in the header's size: the buffer grows in place and each read is searched once
+    (from where the previous search stopped, less the key's length)."""
+    buf, start, searched = bytearray(), -1, 0
     while True:
         chunk = _read(fh, path, min(chunk_bytes, READ_BYTES))
         state.bytes_in += len(chunk)
         buf += chunk
-        stripped = buf.lstrip(_WS)
-        if not stripped:
-            if not chunk:
-                raise TraceReadError(f"{path}: empty file")
-            continue
-        if stripped[:1] == b"[":  # bare array of events
-            state.bare = True
-            return stripped[1:].lstrip(_WS)
-        if stripped[:1] != b"{":
-            raise TraceReadError(f"{path}: not a JSON object or array (starts with {stripped[:20]!r})")
-        match = _KEY_RE.search(buf)
-        if match:
-            state.header = _header_from_prefix(buf[: match.start()], path)
-            return buf[match.end():].lstrip(_WS)
-        if not chunk or len(buf) > MAX_HEADER_BYTES:
+        if start < 0:  # only blanks so far (cleared after each read): find the first other byte
+            start = len(buf) - len(buf.lstrip(_WS))
+            if start == len(buf):
+                if not chunk:
+                    raise TraceReadError(f"{path}: empty file")
+                buf.clear()
+                start = -1
+                continue
+            if buf[start:start + 1] == b"[":  # bare array of events
+                state.bare = True
+                return bytes(buf[start + 1:]).lstrip(_WS)
+            if buf[start:start + 1] != b"{":
+                raise TraceReadError(f"{path}: not a JSON object or array (starts with {bytes(buf[start:start + 20])!r})")
+        found, searched = _find_key(buf, searched)
+        if found is not None:
+            state.header = _header_from_prefix(bytes(buf[start:found.start()]), path)
+            return bytes(buf[found.end():]).lstrip(_WS)
+        if len(buf) > MAX_HEADER_BYTES:
+            raise TraceReadError(f"{path}: no traceEvents array in the first {MAX_HEADER_BYTES >> 20} MiB "
+                                 "(a header that large is not a Kineto trace's)")
+        if not chunk:
             raise TraceReadError(f"{path}: no traceEvents array found (not a Kineto trace)")
+
+
+def _find_key(buf: bytearray, searched: int) -> tuple[re.Match | None, int]:
+    """``"traceEvents": [`` at or after `searched`; else (None, where the next search starts)."""
+    pos = max(0, searched - len(_KEY))
+    while (at := buf.find(_KEY, pos)) >= 0:
+        match = _KEY_RE.match(buf, at)
+        if match:
+            return match, at
+        if _KEY_PENDING_RE.match(buf, at):  # cut after the key: look here again once more arrived
+            return None, at + len(_KEY)
+        pos = at + 1
+    return None, len(buf)
 
 
 def _is_boundary(buf: bytes, open_pos: int) -> int:
@@ -153,6 +183,8 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
                 break
             split = find_split(buf, chunk_bytes) or find_split(buf)
             if split is None:  # no boundary yet: one huge event; keep reading
+                if len(buf) > MAX_EVENT_BYTES:
+                    raise TraceReadError(_huge_event(path, buf, offset))
                 chunk_bytes *= 2
                 continue
             head_end, next_start = split
@@ -161,6 +193,13 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
             offset += next_start
             buf = buf[next_start:]
         yield Batch(number, buf, offset, tail=True)
+
+
+def _huge_event(path: Path, buf: bytes, offset: int) -> str:
+    name = _NAME_RE.search(buf, 0, 1 << 16)
+    what = f"event {name.group(1).decode('utf-8', 'replace')!r}…" if name else "an event"
+    return (f"{path}: {what} at byte {offset} is larger than {MAX_EVENT_BYTES >> 20} MiB "
+            "(no trace event is that large; a name or args of that size is refused)")
 
 
 def _fill(fh: BinaryIO, path: Path, state: ReaderState, buf: bytes, size: int) -> tuple[bytes, bool]:

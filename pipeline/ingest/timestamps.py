@@ -11,10 +11,11 @@
    number: durations are far below 2^53 ns, so ``round(dur * 1000)`` on a double is exact.
 
 Both converters (`events.py` here, `sql/ingest/events.sql` in DuckDB) read a value the same
-way: a JSON number, or a string holding one; ``true``/``false`` count as 1/0 where the value
-is read as a double (relative ``ts``, every ``dur``). Halves round away from zero (DuckDB's
-``round``). Anything else is not a time: the file is rejected with the event and the value
-named (`BadNumber`), instead of storing a kernel without a time.
+way: a JSON number, or a string holding one. Halves round away from zero (DuckDB's
+``round``). Anything else — ``true``/``false`` included, and any value whose nanoseconds reach
+``MAX_ABS_NS`` (2^62, ~146 years: a relative ts plus an epoch base still fits int64) — is not a
+time: the file is rejected with the event and the value named (`BadNumber`), instead of
+storing a kernel without a time or with a wrong one (docs/guarantees.md).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _TS_SAMPLE = re.compile(rb'"ts"\s*:\s*(-?\d+)(\.\d+)?')
 _TS_KINETO = re.compile(rb'"ts": (-?\d+(?:\.\d+)?)')  # Kineto's own spelling: a literal prefix, fast
 _TS_ANY = re.compile(rb'("ts"\s*:\s*)(-?\d+(?:\.\d+)?)')
 ABSOLUTE_MIN_US = 10**14  # ~1973 in epoch µs; relative ts never get this large
+MAX_ABS_NS = 1 << 62  # |ts| and dur in ns stay below this (ts + baseTimeNanoseconds fits int64)
 
 
 def detect_variant(sample: bytes) -> str:
@@ -64,8 +66,9 @@ _DECIMAL = re.compile(r"\s*(-?)(\d+)(?:\.(\d*))?\s*")
 class BadNumber(ValueError):
     """A time value that is neither a number nor a string holding one."""
 
-    def __init__(self, index: int, value: object):
-        super().__init__(f"not a number: {value!r}")
+    def __init__(self, index: int, value: object, why: str = "not a number"):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as JSON writes it
+        super().__init__(f"{why}: {shown}")
         self.index, self.value = index, value
 
 
@@ -80,26 +83,34 @@ def _exact_ns(value: object, index: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise BadNumber(index, value)
     if isinstance(value, int):
-        return value * 1000
+        return _bounded(value * 1000, index, value)
     text = repr(value) if isinstance(value, float) else value
     match = _DECIMAL.fullmatch(text)
     if match:  # the common case, without Decimal
         sign, whole, frac = match.groups()
         frac = frac or ""
         ns = int(whole) * 1000 + int((frac + "000")[:3]) + (frac[3:4] >= "5")
-        return -ns if sign else ns
+        return _bounded(-ns if sign else ns, index, value)
     try:  # exponent forms
         number = Decimal(text.strip())
     except InvalidOperation:
         raise BadNumber(index, value) from None
     if not number.is_finite():
         raise BadNumber(index, value)
-    return int((number * 1000).to_integral_value(ROUND_HALF_UP))
+    return _bounded(int((number * 1000).to_integral_value(ROUND_HALF_UP)), index, value)
+
+
+def _bounded(ns: int, index: int, value: object) -> int:
+    if -MAX_ABS_NS < ns < MAX_ABS_NS:
+        return ns
+    raise BadNumber(index, value, "out of range")
 
 
 def _as_double(value: object, index: int) -> float | None:
-    if value is None or isinstance(value, (int, float)):  # bool is an int: 1.0 / 0.0, as in DuckDB
-        return None if value is None else float(value)
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
     if isinstance(value, str) and "_" not in value:  # Python reads "1_000"; DuckDB does not
         try:
             number = float(value)
@@ -118,12 +129,18 @@ def to_ns(values: list, variant: str) -> pa.Array:
     """
     if variant != "relative":
         return pa.array([_exact_ns(v, i) for i, v in enumerate(values)], pa.int64())
-    try:
-        arr = pa.array(values, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+    arr = None
+    if bool not in set(map(type, values)):  # pyarrow would read true/false as 1.0/0.0
+        try:
+            arr = pa.array(values, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            pass
+    if arr is None:
         arr = pa.array([_as_double(v, i) for i, v in enumerate(values)], pa.float64())
-    finite = pc.fill_null(pc.is_finite(arr), True)
-    if not pc.all(finite).as_py():  # inf from 1e999
-        bad = pc.index(finite, False).as_py()
-        raise BadNumber(bad, values[bad])
-    return pc.cast(pc.round(pc.multiply(arr, 1000.0), round_mode="half_towards_infinity"), pa.int64())
+    ns = pc.round(pc.multiply(arr, 1000.0), round_mode="half_towards_infinity")
+    low, high = pc.min_max(ns).values()  # one pass; ±inf (from 1e999) is out of range too
+    if low.is_valid and (high.as_py() >= MAX_ABS_NS or low.as_py() <= -MAX_ABS_NS):
+        inside = pc.fill_null(pc.less(pc.abs(ns), float(MAX_ABS_NS)), True)
+        bad = pc.index(inside, False).as_py()
+        raise BadNumber(bad, values[bad], "not a number" if math.isinf(ns[bad].as_py()) else "out of range")
+    return pc.cast(ns, pa.int64())

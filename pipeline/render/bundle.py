@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.diff.nightly import since_previous
-from pipeline.paths import read_sql
+from pipeline.paths import read_sql, safe_join
 from pipeline.render.markdown import render
 from pipeline.report.read import TriageOptions, read_report
 from pipeline.report.state import NotAnalyzed, report_problem
@@ -113,7 +113,7 @@ def write_bundle(conn: duckdb.DuckDBPyConnection, out_dir: Path, framework: str,
     by_fw = {fw: cache.get(roots) for (fw, m), roots in _roots(conn).items() if m == model_slug}
     if framework not in by_fw:
         raise KeyError(f"no trace root for framework {framework!r} and model {model!r} in the warehouse")
-    path = out_dir / model_slug / f"{slug(framework)}.md"
+    path = safe_join(out_dir, model_slug, f"{slug(framework)}.md")
     path.parent.mkdir(parents=True, exist_ok=True)
     since = since_previous(conn, [r["root"]["root"] for r in by_fw[framework]])  # stored diffs only
     text = render("bundle.md.j2", model=model, framework=FRAMEWORK_NAMES.get(framework, framework),

@@ -8,9 +8,12 @@
 -- for absolute ones the join of ts_text.sql (each event's ts as written, digit for digit)
 -- and ts_exact(ts_text, ts). ts and dur are read as DOUBLE (exact for relative ts and for
 -- any real duration; ~20 % cheaper than text).
--- Parameter: $file_id. Needs macros.sql. The event ordinal `ev` and the per-category counts
--- are not computed here: duckjson.split derives them from row positions and (ph, cat) groups
--- in Arrow, ~20 % cheaper than a window function and a string per event.
+-- Parameter: $file_id. Needs macros.sql. An event of a table whose args is not an object
+-- raises (args_problem in macros.sql), so the batch falls back to orjson, which names the
+-- event; the other rules of pipeline/ingest/limits.py are checked on this query's result
+-- (limits.doubtful: cheaper in Arrow than here). The event ordinal `ev` and the per-category
+-- counts are not computed here: duckjson.split derives them from row positions and (ph, cat)
+-- groups in Arrow, ~20 % cheaper than a window function and a string per event.
 --
 --   tbl         target table: kernels, gpu_memops, launches, cpu_ops, python_frames,
 --               annotations, trace_meta; NULL = counted in `catkey` only (flows, …)
@@ -81,3 +84,5 @@ SELECT CAST($file_id AS BIGINT) AS file_id,
        CASE WHEN ph = 'M' THEN coalesce(args->>'name', args->>'labels', args->>'sort_index') END AS meta_value,
        CASE WHEN tbl IN ('kernels', 'gpu_memops', 'launches', 'cpu_ops') THEN args_or_null(args) END::VARCHAR AS args
 FROM tagged
+WHERE CASE WHEN args_problem(tbl, args) THEN error('event ' || left(coalesce(name, '?'), 80) || ': args is not an object')
+           ELSE TRUE END

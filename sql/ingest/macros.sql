@@ -13,6 +13,10 @@
 -- ts_exact(text, parsed): us_to_ns_exact of ts_text.sql's text; raises when the text is
 --   missing although read_json found a ts (a spelling the pattern does not know).
 -- args_or_null(json): the args object as JSON, NULL when absent or empty ({}).
+-- args_problem(tbl, args): an event that goes into a table (tbl not NULL) whose args is present
+--   and not an object (pipeline/ingest/limits.py): args is read_json's minified JSON text, so
+--   an object starts with '{', code 123 (ascii() costs nothing measurable; json_type parses the
+--   text, +10 %); JSON null counts as absent.
 CREATE MACRO IF NOT EXISTS us_to_ns(v) AS CAST(round(v * 1000) AS BIGINT);
 CREATE MACRO IF NOT EXISTS us_to_ns_exact(v) AS
     CASE WHEN v IS NULL THEN NULL
@@ -23,3 +27,5 @@ CREATE MACRO IF NOT EXISTS ts_exact(text, parsed) AS
     CASE WHEN text IS NULL AND parsed IS NOT NULL THEN error('ts not found in the event text')
          ELSE us_to_ns_exact(text) END;
 CREATE MACRO IF NOT EXISTS args_or_null(a) AS CASE WHEN a IS NULL OR a::VARCHAR = '{}' THEN NULL ELSE a END;
+CREATE MACRO IF NOT EXISTS args_problem(tbl, args) AS
+    tbl IS NOT NULL AND args IS NOT NULL AND ascii(args::VARCHAR) <> 123 AND args::VARCHAR <> 'null';

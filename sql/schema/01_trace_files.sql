@@ -35,7 +35,7 @@ COMMENT ON COLUMN trace_files.rank IS 'tensor-parallel rank (NULL when unknown)'
 COMMENT ON COLUMN trace_files.kind IS 'kineto | layerwise | merged (SGLang merged multi-rank kineto) | merged_rank (one rank split from a merged file by its pid label: sql/ingest/split_merged.sql)';
 COMMENT ON COLUMN trace_files.size_bytes IS 'file size on disk (NULL for merged_rank)';
 COMMENT ON COLUMN trace_files.fingerprint IS 'hash of (size, mtime) used for incremental re-ingest';
-COMMENT ON COLUMN trace_files.status IS 'ok | error | skipped | rejected | stale (re-ingest failed; previous rows kept)';
+COMMENT ON COLUMN trace_files.status IS 'ok | error | skipped | rejected | stale (a file that loaded before now fails to parse or is rejected: its previous rows and this row''s other columns are kept; docs/guarantees.md)';
 COMMENT ON COLUMN trace_files.error IS 'what went wrong, naming the file and the problem (NULL when ok)';
 COMMENT ON COLUMN trace_files.note IS 'a warning that is not an error (e.g. ''no GPU kernels (CPU-only trace)'')';
 COMMENT ON COLUMN trace_files.events IS 'number of entries in traceEvents (NULL for merged_rank)';
