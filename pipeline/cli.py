@@ -18,30 +18,15 @@ import duckdb
 import orjson
 
 from pipeline import exits
+from pipeline.cli_types import count, percent
 from pipeline.config import settings
 from pipeline.discover import DiscoveryError, inspect_file
 from pipeline.exits import write_failure
 from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs, vanished_roots
 from pipeline.ingest.pair import pair_root
 from pipeline.paths import read_sql
+from pipeline.progress import Heartbeat, ProgressLine
 from pipeline.store import Warehouse, WarehouseLockTimeout
-
-
-class ProgressLine:
-    """Progress display for long parses: file, bytes and events/s, at most twice a second."""
-
-    def __init__(self, stream=sys.stderr, enabled: bool = True):
-        self.stream, self.enabled, self._last = stream, enabled, 0.0
-
-    def __call__(self, path: Path, bytes_in: int, events: int, seconds: float) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self._last < 0.5 or seconds < 1.0:
-            return
-        self._last = now
-        rate = events / seconds if seconds else 0.0
-        end = "\r" if self.stream.isatty() else "\n"
-        self.stream.write(f"  {path.name}: {bytes_in / 1e6:,.0f} MB read, {events:,} events, {rate:,.0f} events/s{end}")
-        self.stream.flush()
 
 
 def _warehouse(args: argparse.Namespace, default_memory: bool) -> Warehouse:
@@ -95,6 +80,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from pipeline.ingest.parse import parse_file
 
     path = Path(args.file)
+    if path.is_dir():
+        print(f"error: {path}: is a directory; inspect takes one trace file "
+              "(`proftriage triage --input DIR` reads a root)", file=sys.stderr)
+        return 2
     if not path.is_file():
         print(f"error: {path}: no such file", file=sys.stderr)
         return 2
@@ -136,14 +125,24 @@ def cmd_triage(args: argparse.Namespace) -> int:
                          pid_substring=args.pid_substring)
     spool = settings().spool_dir  # per-file spools are removed once loaded
     reports = []
-    for root in roots:
-        ingest_root(root, warehouse, spool, ProgressLine(enabled=not args.quiet))
-        with warehouse.connect() as conn:
-            try:
-                reports.append(triage_root(conn, root.key, opts))
-            except UnknownRankError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
+    with Heartbeat(enabled=not args.quiet) as beat:
+        for root in roots:
+            beat.phase(f"reading {root.key}")
+            summary = ingest_root(root, warehouse, spool, ProgressLine(enabled=not args.quiet))
+            if not summary.ok and not summary.kept:
+                refused = [f"{tf.path}: {tf.reason or tf.status}" for tf in root.files if tf.status != "ok"]
+                for problem in summary.errors + refused or [f"{root.path}: no trace file could be loaded"]:
+                    print(f"error: {problem}", file=sys.stderr)
+                return 1
+            for problem in summary.errors:
+                print(f"warning: {problem} (left out of the report)", file=sys.stderr)
+            beat.phase(f"analysing {root.key} (facts, then every table)")
+            with warehouse.connect() as conn:
+                try:
+                    reports.append(triage_root(conn, root.key, opts))
+                except UnknownRankError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 2
     text = _format(reports, args.format, render_report_markdown)
     if args.output_dir:
         out = Path(args.output_dir)
@@ -216,105 +215,52 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _diff_warehouse(args: argparse.Namespace) -> Warehouse:
-    """--warehouse; else in memory when both sides are paths; else the default warehouse (root keys)."""
-    from pipeline.diff.inputs import DiffInputError, is_path
-
-    if args.warehouse:
-        return Warehouse(Path(args.warehouse))
-    if is_path(args.base) and is_path(args.variant):
-        return Warehouse(None)
-    default = settings().warehouse_path
-    if not default.is_file():
-        raise DiffInputError(f"{args.base if not is_path(args.base) else args.variant}: not a file or directory, and "
-                             f"no warehouse to look the root key up in (give --warehouse W; {default} does not exist)")
-    return Warehouse(default)
-
-
-def cmd_diff(args: argparse.Namespace) -> int:
-    from pipeline.diff.inputs import DiffInputError, diff_roots, prepare_side
-    from pipeline.diff.present import apply_cutoff, render_diff_markdown
-    from pipeline.report.read import UnknownRankError
-    from pipeline.report.state import NotAnalyzed
-
-    progress = ProgressLine(enabled=not args.quiet)
-    try:
-        warehouse = _diff_warehouse(args)
-        base = prepare_side(args.base, warehouse, settings().spool_dir, set(), progress)
-        variant = prepare_side(args.variant, warehouse, settings().spool_dir, {base}, progress)
-        with warehouse.connect() as conn:
-            diff = diff_roots(conn, base, variant, stage=args.stage, rank=args.rank, all_ranks=args.all_ranks,
-                              labels=(args.base, args.variant))
-    except (DiffInputError, NotAnalyzed, UnknownRankError, KeyError) as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
-    apply_cutoff(diff, args.cutoff, args.kernel_table_limit)
-    if args.format == "json":
-        sys.stdout.write(orjson.dumps(diff, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
-    else:
-        sys.stdout.write(render_diff_markdown(diff))
-    return 0
-
-
-def _add_diff(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("diff", help="what changed between two runs: per stage, kernel, family, beyond the noise")
-    p.add_argument("base", help="the earlier run: trace file, trace root directory, or root key in the warehouse")
-    p.add_argument("variant", help="the later run: the same kinds")
-    p.add_argument("--format", choices=("md", "json"), default="md")
-    p.add_argument("--stage", help="only this stage (prefill, decode, mixed, unknown, all)")
-    p.add_argument("--cutoff", type=float, default=1.0,
-                   help="hide kernel rows whose change is under this %% of the stage's kernel time, unless "
-                        "significant (0 = all)")
-    p.add_argument("--kernel-table-limit", type=int, help="at most N kernel rows per stage")
-    p.add_argument("--rank", type=int, help="rank to compare (default: the lowest)")
-    p.add_argument("--all-ranks", action="store_true", help="compare every rank pooled")
-    p.add_argument("--warehouse", help="DuckDB file holding root keys / receiving trace paths "
-                                       "(default: in memory for two paths, else $PROFTRIAGE_STATE_DIR/warehouse.duckdb)")
-    p.add_argument("--quiet", "-q", action="store_true")
-    p.set_defaults(func=cmd_diff)
-
-
 def _add_triage(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("triage", help="triage a trace file, a root, or a mapping/formal pair")
     p.add_argument("--input", "-i", action="append", help="trace file or trace root (repeatable)")
     p.add_argument("--mapping-input", help="trace captured with CUDA graphs off (attribution)")
     p.add_argument("--formal-input", help="trace captured with CUDA graphs on (timing)")
-    p.add_argument("--format", choices=("md", "json"), default="md")
-    p.add_argument("--cutoff", type=float, default=1.0, help="hide kernel rows under this %% of stage time (0 = all)")
+    p.add_argument("--format", choices=("md", "json"), default="md", help="markdown (default) or the JSON schema")
+    p.add_argument("--cutoff", type=percent, default=1.0, help="hide kernel rows under this %% of stage time (0 = all)")
     p.add_argument("--rank", type=int,
                    help="rank to analyse (default: the lowest, normally 0; a rank the root lacks is an error)")
     p.add_argument("--all-ranks", action="store_true",
                    help="analyse every rank together (timeline figures per rank, then summed)")
     p.add_argument("--warehouse", help="DuckDB file to keep the rows in (default: in memory)")
     p.add_argument("--output-dir", help="write triage.md / triage.json here instead of stdout")
-    p.add_argument("--kernel-table-limit", type=int, help="at most N kernel rows per stage")
-    p.add_argument("--overlap-table-limit", type=int, default=30, help="at most N overlap rows per stage")
+    p.add_argument("--kernel-table-limit", type=count, help="at most N kernel rows per stage (0 = no limit)")
+    p.add_argument("--overlap-table-limit", type=count, default=30, help="at most N overlap rows per stage (0 = all)")
     p.add_argument("--pid-substring", help="(reference-tool flag) only processes whose name contains this")
     p.add_argument("--framework", help="(reference-tool flag) accepted; the framework is inferred")
     p.add_argument("--profile-by-stage", dest="profile_by_stage", action="store_true", default=True,
                    help="(reference-tool flag) stages are always split when the trace says so")
-    p.add_argument("--no-profile-by-stage", dest="profile_by_stage", action="store_false")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--no-profile-by-stage", dest="profile_by_stage", action="store_false",
+                   help="(reference-tool flag) accepted; stages are split whenever the trace says so")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_triage)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every engine command."""
     parser = argparse.ArgumentParser(prog="proftriage", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"proftriage {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ingest", help="parse trace roots into the warehouse")
     p.add_argument("roots", nargs="+", help="data root, trace root or trace file")
     p.add_argument("--warehouse", help="DuckDB file (default: $PROFTRIAGE_STATE_DIR/warehouse.duckdb)")
     p.add_argument("--data-root", help="keys are relative to this directory")
-    p.add_argument("--workers", type=int, default=0, help="parse processes per file (0 = auto)")
+    p.add_argument("--workers", type=count, default=0,
+                   help="parse threads per large file (0 = auto: one per core, up to 4, for files ≥ 8 MB)")
     p.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_ingest)
     p = sub.add_parser("inspect", help="what discovery inferred and ingest counted for one file")
-    p.add_argument("file")
+    p.add_argument("file", help="one trace file (.json or .json.gz)")
     p.set_defaults(func=cmd_inspect)
     _add_triage(sub)
-    _add_diff(sub)
+    from pipeline.diff.cli import register as register_diff
+
+    register_diff(sub)
     p = sub.add_parser("analyze", help="build kernel facts and the stored report of roots in the warehouse")
     p.add_argument("roots", nargs="*", help="root keys (default: every root of the warehouse)")
     p.add_argument("--warehouse", help="DuckDB file (default: $PROFTRIAGE_STATE_DIR/warehouse.duckdb)")
@@ -331,6 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 PLUGIN_GROUP = "proftriage.commands"
+
+
+def version() -> str:
+    """The installed package's version (the project's, when run from a checkout without install)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("proftriage")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _plug_in(sub: argparse._SubParsersAction) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import re
 import time
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from pipeline.paths import SQL_DIR, read_sql
 # Tables keyed by file_id, from `sql/schema/` (raw) and derived steps (created by their SQL).
 EVENT_TABLES = ("kernels", "gpu_memops", "launches", "cpu_ops", "python_frames", "annotations", "trace_meta")
 LOCK_TIMEOUT_S = 3600.0
+LOG = logging.getLogger("proftriage")
 
 
 def file_id_for(root: str, rel_path: str) -> int:
@@ -64,11 +66,16 @@ class Warehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(f"{self.path}.lock", "a+") as fh:
             deadline = time.monotonic() + self.lock_timeout_s
+            said = False
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if not said:  # once: the process is queued, not hung
+                        LOG.warning("waiting for the warehouse %s: another process is using it (writers queue; "
+                                    "up to %.0f s)", self.path, self.lock_timeout_s)
+                        said = True
                     if time.monotonic() > deadline:
                         raise WarehouseLockTimeout(f"{self.path}: still locked after {self.lock_timeout_s:.0f} s")
                     time.sleep(0.05)

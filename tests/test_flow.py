@@ -208,3 +208,32 @@ def test_every_warehouse_column_has_a_comment() -> None:
         "WHERE c.schema_name = 'main' AND NOT t.internal AND coalesce(c.comment, '') = ''").fetchall()
     tables = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'").fetchone()[0]
     assert missing == [] and tables >= 20
+
+
+def test_every_command_and_argument_has_help_text() -> None:
+    import argparse
+
+    from pipeline.cli import build_parser
+
+    parser = build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helped = {c.dest for c in sub._choices_actions if c.help}
+    assert set(sub.choices) == helped and {"register", "dagster-home", "analyze", "diff"} <= helped
+    for name, command in sub.choices.items():
+        bare = [a.dest for a in command._actions if a.dest != "help" and not a.help]
+        assert bare == [], f"{name}: arguments without help: {bare}"
+
+
+def test_a_process_waiting_for_the_warehouse_says_so(tmp_path: Path) -> None:
+    import fcntl
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.duckdb"
+    code = ("from pipeline.store import Warehouse\n"
+            f"with Warehouse({str(path)!r}, lock_timeout_s=0.3).connect():\n    pass\n")
+    with open(f"{path}.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process holds the warehouse
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert f"waiting for the warehouse {path}" in proc.stderr
+    assert proc.returncode != 0 and "still locked after" in proc.stderr

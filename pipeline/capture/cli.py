@@ -27,16 +27,18 @@ def _stages(text: str) -> tuple[str, ...]:
 def _add_capture(sub: argparse._SubParsersAction) -> None:
     d = common()
     p = sub.add_parser("capture", help="drive a live server's profiler and write trace roots")
-    p.add_argument("--framework", required=True, choices=FRAMEWORKS)
+    p.add_argument("--framework", required=True, choices=FRAMEWORKS, help="the server's framework")
     p.add_argument("--url", help="server base URL (single capture)")
     p.add_argument("--mapping-url", help="graph-off server for the mapping trace")
     p.add_argument("--formal-url", help="serving-config server for the formal trace")
-    p.add_argument("--output-dir", required=True, type=Path)
+    p.add_argument("--output-dir", required=True, type=Path, help="folder the trace roots are written under")
     p.add_argument("--stages", type=_stages, default=STAGES, help="prefill,decode (default both)")
-    p.add_argument("--num-steps", type=int, default=d["num_steps"])
-    p.add_argument("--warmup", type=int, default=d["warmup"])
-    p.add_argument("--prefill-input-len", type=int, default=d["prefill_input_len"])
-    p.add_argument("--decode-output-len", type=int, default=d["decode_output_len"])
+    p.add_argument("--num-steps", type=int, default=d["num_steps"], help="profiled steps per stage")
+    p.add_argument("--warmup", type=int, default=d["warmup"], help="requests before profiling starts")
+    p.add_argument("--prefill-input-len", type=int, default=d["prefill_input_len"],
+                   help="prompt tokens of the prefill workload")
+    p.add_argument("--decode-output-len", type=int, default=d["decode_output_len"],
+                   help="generated tokens of the decode workload")
     p.add_argument("--timeout", type=float, default=1800.0,
                    help="the whole capture ends within this many seconds (exit 2 past it; default 1800)")
     p.add_argument("--wait-timeout", type=float, default=180.0, help="seconds to wait for one stage's traces")
@@ -54,13 +56,13 @@ def _add_capture(sub: argparse._SubParsersAction) -> None:
 def _add_probe(sub: argparse._SubParsersAction) -> None:
     d = common()
     p = sub.add_parser("probe", help="send a few short requests and report answers and latency")
-    p.add_argument("--framework", required=True, choices=FRAMEWORKS)
-    p.add_argument("--url", required=True)
-    p.add_argument("--requests", type=int, default=d["probe_requests"])
-    p.add_argument("--max-tokens", type=int, default=d["probe_max_tokens"])
+    p.add_argument("--framework", required=True, choices=FRAMEWORKS, help="the server's framework")
+    p.add_argument("--url", required=True, help="server base URL")
+    p.add_argument("--requests", type=int, default=d["probe_requests"], help="how many short requests")
+    p.add_argument("--max-tokens", type=int, default=d["probe_max_tokens"], help="tokens each request generates")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="the whole probe ends within this many seconds (exit 2 past it)")
-    p.add_argument("--model")
+    p.add_argument("--model", help="model name for OpenAI routes (default: from the server)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_probe)
 
@@ -70,7 +72,7 @@ def _add_trtllm(sub: argparse._SubParsersAction) -> None:
                        help="copy TRT-LLM's profiler module with with_stack=True and rank-0 export")
     p.add_argument("--source", required=True, type=Path,
                    help="profiling.py (current) or py_executor.py (older releases)")
-    p.add_argument("--output", required=True, type=Path)
+    p.add_argument("--output", required=True, type=Path, help="where the patched copy is written")
     p.set_defaults(func=cmd_trtllm_with_stack)
 
 
