@@ -49,10 +49,11 @@ def _encode(value: object, sql_type: str) -> object:
     return value
 
 
-def decode(row: dict, spec: TableSpec) -> dict:
-    """A row as read: JSON columns decoded, NULL optional fields dropped (in place; returned)."""
+def decode(row: dict, spec: TableSpec, json_decoded: bool = False) -> dict:
+    """A row as read: JSON columns decoded (unless `json_decoded`: read through ``to_json``), NULL
+    optional fields dropped (in place; returned)."""
     for c, t in zip(spec.columns, spec.types):
-        if t == "JSON" and isinstance(row.get(c), str):
+        if t == "JSON" and not json_decoded and isinstance(row.get(c), str):
             row[c] = orjson.loads(row[c])
     for c in spec.optional:
         if c in row and row[c] is None:

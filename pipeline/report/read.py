@@ -16,7 +16,7 @@ from pipeline.analyze.kernel_table import apply_cutoff
 from pipeline.report.context import root_files, root_info
 from pipeline.report.headline import headline
 from pipeline.report.state import require_report
-from pipeline.report.tables import as_object, list_tables, read_lists, read_rows
+from pipeline.report.tables import as_object, list_tables, read_root, read_view
 
 SCHEMA_VERSION = 2  # docs/json-schema.md "Changes": version 2 renamed and redefined overlap fields
 # the keys of a stage object, in order; `cutoff` and `headline` are computed on read
@@ -86,11 +86,11 @@ def _stage(stored: dict, lists: dict, opts: TriageOptions) -> dict:
     return out
 
 
-def _lists(conn: duckdb.DuckDBPyConnection, root: str, view: str) -> dict[str, dict[str, list[dict]]]:
+def _by_stage(lists: list[tuple[str, str, dict]]) -> dict[str, dict[str, list[dict]]]:
     """stage → field → rows, for every `report_<field>` table (a field without rows: [])."""
     fields = list_tables()
     out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: {field: [] for field in fields})
-    for field, stage, row in read_lists(conn, root, view):
+    for field, stage, row in lists:
         out[stage][field].append(row)
     return out
 
@@ -108,7 +108,7 @@ def read_report(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     require_report(conn, root)
     info = root_info(conn, root)
     files = root_files(conn, root)
-    [head] = read_rows(conn, "report_roots", root)
+    head = read_root(conn, root)
     report = {"schema_version": SCHEMA_VERSION, "tool": "proftriage", "root": info, "files": files, "stages": [],
               "warnings": [f"{f['path']}: {f['error']}" for f in files if f["error"]] + list(head["warnings"] or []),
               "layerwise": _layerwise(head["layerwise"] or [], opts), "layerwise_files": head["layerwise_files"] or []}
@@ -116,15 +116,14 @@ def read_report(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
         report["rejected"] = info["reason"]
         return report
     view, rank, note = choose_view(root, list(head["ranks"] or []), opts)
-    [meta] = read_rows(conn, "report_views", root, view)
+    meta, stages, lists = read_view(conn, root, view)
     report["outside_steps"] = {"kernels": meta["outside_kernels"], "time_ns": meta["outside_time_ns"],
                                "note": "GPU activity outside every step window (e.g. launched before the profiler's "
                                        "CPU side started); excluded from the stage tables"}
     report["rank"] = {"rank": rank, "note": note}
     report["mode"], report["overlap_source"] = meta["mode"], meta["overlap_source"]
     report["device"] = meta["device"]
-    lists = _lists(conn, root, view)
-    stages = read_rows(conn, "report_stages", root, view)
-    report["stages"] = [_stage(as_object(s, "report_stages") | {"stage": s["stage"]}, lists[s["stage"]], opts)
+    rows = _by_stage(lists)
+    report["stages"] = [_stage(as_object(s, "report_stages") | {"stage": s["stage"]}, rows[s["stage"]], opts)
                         for s in stages]
     return report

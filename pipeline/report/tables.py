@@ -35,22 +35,30 @@ def as_object(row: dict, table: str) -> dict:
     return REPORT.as_object(row, table)
 
 
-def read_rows(conn: duckdb.DuckDBPyConnection, table: str, root: str, view: str | None = None) -> list[dict]:
-    """Rows of a head table for `root` (and one view), in key order (stages by position)."""
-    where = {"root": root, **({"view": view} if view is not None else {})}
-    order = ("view", "pos") if table == "report_stages" else REPORT.keys
-    return REPORT.read_rows(conn, table, where, order)
+def read_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict | None:
+    """The `report_roots` row of `root`, decoded (None when the root has no stored report)."""
+    rows = settle(conn).execute(read_sql("report/read_root.sql"), [root]).fetchall()
+    return _row(rows[0][0], "report_roots") if rows else None
 
 
-def read_lists(conn: duckdb.DuckDBPyConnection, root: str, view: str) -> list[tuple[str, str, dict]]:
-    """Every stored row list of one view in one query (`sql/report/read_lists.sql`): (field, stage,
-    object) in order."""
-    out = []
-    rows = settle(conn).execute(read_sql("report/read_lists.sql"), {"root": root, "view": view}).fetchall()
+def read_view(conn: duckdb.DuckDBPyConnection, root: str, view: str) -> tuple[dict | None, list[dict], list]:
+    """One view of the stored report in one query (`sql/report/read_view.sql`): the view's row, its
+    stage rows (by position) and (field, stage, object) for every stored row list, in order."""
+    rows = settle(conn).execute(read_sql("report/read_view.sql"), {"root": root, "view": view}).fetchall()
+    meta, stages, lists = None, [], []
     for field, stage, _, text in rows:
-        table = f"report_{field}"
-        out.append((field, stage, as_object(decode(orjson.loads(text), REPORT.specs[table]), table)))
-    return out
+        if field == "views":
+            meta = _row(text, "report_views")
+        elif field == "stages":
+            stages.append(_row(text, "report_stages"))
+        else:
+            lists.append((field, stage, as_object(_row(text, f"report_{field}"), f"report_{field}")))
+    return meta, stages, lists
+
+
+def _row(text: str, table: str) -> dict:
+    """A row read as `to_json(t)`: its JSON columns are already values; NULL optional fields dropped."""
+    return decode(orjson.loads(text), REPORT.specs[table], json_decoded=True)
 
 
 def delete_root(conn: duckdb.DuckDBPyConnection, root: str) -> None:
