@@ -131,3 +131,20 @@ def test_short_names_keep_head_and_tail() -> None:
     name = "Cijk_Alik_Bljk_BBS_BH_Bias_HA_S_SAV_UserArgs_" + "x" * 100 + "_MT256x192x64_WG32_8_1"
     cut = short(name, 60)
     assert len(cut) == 60 and cut.startswith("Cijk_Alik") and cut.endswith("_WG32_8_1")
+
+
+def test_other_frameworks_family_times_equal_their_stored_reports(tmp_path: Path, spool: Path) -> None:
+    """The cross-framework section reads only the family times of the other frameworks' roots; they
+    are the stored reports' families (default view), stage by stage."""
+    from pipeline.render.bundle import family_reports
+    from pipeline.report.read import read_report
+
+    wh = Warehouse(None)
+    ingest_inputs([TRACES / "vllm", TRACES / "sglang"], wh, spool, data_root=TRACES)
+    with wh.connect() as conn:
+        roots = analyze_all(conn)
+        light = family_reports(conn, roots)
+        full = [read_report(conn, r) for r in roots]
+    for lite, rep in zip(light, full):
+        assert [(s["stage"], [(f["family"], f["time_ns"]) for f in s["families"]]) for s in lite["stages"]] == \
+            [(s["stage"], [(f["family"], f["time_ns"]) for f in s["families"]]) for s in rep["stages"]]

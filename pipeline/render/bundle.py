@@ -85,6 +85,16 @@ def cross_framework(reports_by_fw: dict[str, list[dict]]) -> list[dict]:
     return out
 
 
+def family_reports(conn: duckdb.DuckDBPyConnection, roots: list[str]) -> list[dict]:
+    """The stored family times of `roots` (default view), shaped as reports' ``stages[].families``: all
+    the cross-framework section reads of the other frameworks' roots."""
+    stages: dict[str, dict[str, dict]] = {r: {} for r in roots}
+    for root, stage, family, time_ns, pdl in conn.execute(read_sql("report/family_times.sql"), [roots]).fetchall():
+        stages[root].setdefault(stage, {"stage": stage, "families": []})["families"].append(
+            {"family": family, "time_ns": time_ns, "same_stream_overlap_ns": pdl or 0})
+    return [{"stages": list(stages[r].values())} for r in roots]
+
+
 class ReportCache:
     """Stored reports by root, read once per bundle run (a model's roots feed every framework's bundle)."""
 
@@ -110,9 +120,11 @@ def write_bundle(conn: duckdb.DuckDBPyConnection, out_dir: Path, framework: str,
     """Render one model × framework bundle (with the model's cross-framework section)."""
     cache = cache or ReportCache(conn, opts)
     model_slug = slug(model)
-    by_fw = {fw: cache.get(roots) for (fw, m), roots in _roots(conn).items() if m == model_slug}
-    if framework not in by_fw:
+    roots_by_fw = {fw: roots for (fw, m), roots in _roots(conn).items() if m == model_slug}
+    if framework not in roots_by_fw:
         raise KeyError(f"no trace root for framework {framework!r} and model {model!r} in the warehouse")
+    by_fw = {fw: cache.get(roots) if fw == framework else family_reports(conn, roots)
+             for fw, roots in roots_by_fw.items()}
     path = safe_join(out_dir, model_slug, f"{slug(framework)}.md")
     path.parent.mkdir(parents=True, exist_ok=True)
     since = since_previous(conn, [r["root"]["root"] for r in by_fw[framework]])  # stored diffs only
