@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.discover as disc
+import pipeline.discover.walk as disc
 from pipeline.paths import EXAMPLES_DIR
 from pipeline.discover import (DiscoveryError, discover, discover_root,
                                discover_with_warnings, inspect_file, sanitize_key, sniff)

@@ -17,7 +17,8 @@ import pytest
 
 import pipeline.ingest as ingest_mod
 from pipeline.cli import main
-from pipeline.discover import _object_keys, sanitize_key
+from pipeline.discover import sanitize_key
+from pipeline.discover.walk import _object_keys
 from pipeline.ingest import parse_root, resolve_inputs
 from pipeline.ingest import parse as parse_mod
 from pipeline.ingest import reader
