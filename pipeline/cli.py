@@ -19,10 +19,9 @@ import orjson
 
 from pipeline import exits
 from pipeline.config import settings
-from pipeline.discover import DiscoveryError, inspect_file
+from pipeline.discover import DiscoveryError, inspect_file, pair_root, resolve_inputs
 from pipeline.exits import write_failure
-from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs, vanished_roots
-from pipeline.ingest.pair import pair_root
+from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, vanished_roots
 from pipeline.paths import read_sql
 from pipeline.store import Warehouse, WarehouseLockTimeout
 
