@@ -563,9 +563,10 @@ def test_tokenspeed_frames_win_over_a_sglang_kernel_package_mention(tmp_path):
     assert discover(tmp_path)[0].framework == "tokenspeed"
 
 
-def test_tokenspeed_native_tp_names_need_server_args_or_a_manifest(tmp_path):
+def test_tokenspeed_native_tp_names_with_server_args(tmp_path):
     """TokenSpeed's own profiler names files <profile_id>-TP-<rank>.trace.json.gz, the SGLang shape;
-    its server_args.json (TokenSpeed-only keys) or a proftriage.toml decides, as for any framework."""
+    its server_args.json (TokenSpeed-only keys) decides, as for any framework (without a sidecar its
+    content does: tests/test_discover_identity.py)."""
     root_dir = tmp_path / "ts-run"
     write(root_dir / "server_args.json", {"model_path": "deepseek-ai/DeepSeek-V3", "attn_tp_size": 8,
                                           "moe_tp_size": 8, "enable_mla_l1_5_cache": False})

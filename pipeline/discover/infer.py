@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -32,10 +33,15 @@ def _root_model(ctx: _Ctx, files: list[TraceFile]) -> str | None:
 
 
 def _root_run(ctx: _Ctx, root_dir: Path) -> str:
+    return _explicit_run(ctx) or root_dir.name
+
+
+def _explicit_run(ctx: _Ctx) -> str | None:
+    """The run a manifest or capture.json names (a lone file has no other)."""
     for src in (ctx.manifest, ctx.capture):
         if src and isinstance(src.get("run"), str) and src["run"]:
             return src["run"]
-    return root_dir.name
+    return None
 
 
 def _first_int(*values) -> int | None:
@@ -55,8 +61,16 @@ def _explicit_framework(ctx: _Ctx) -> str | None:
 
 
 def _file_framework(ctx: _Ctx, name: str, snf: _Sniff) -> str:
-    return (_explicit_framework(ctx) or _framework_from_name(name)
-            or _framework_from_content(snf) or ctx.dir_framework)
+    """Sidecars, then the file name, then content, then folder names. A name shape that another
+    framework writes too (a pattern's `yields_to`) gives way to that framework's content markers."""
+    explicit = _explicit_framework(ctx)
+    if explicit:
+        return explicit
+    rule = _name_rule(name)
+    content = _framework_from_content(snf)
+    if rule is not None and content not in rule.get("yields_to", ()):
+        return rule["framework"]
+    return content or ctx.dir_framework
 
 
 def _normalise_framework(value: str) -> str:
@@ -65,19 +79,37 @@ def _normalise_framework(value: str) -> str:
 
 
 def _framework_from_name(name: str) -> str | None:
-    for pat in _catalog()["name_patterns"]:
-        if re.search(pat["regex"], name):
-            return pat["framework"]
-    return None
+    rule = _name_rule(name)
+    return rule["framework"] if rule is not None else None
+
+
+def _name_rule(name: str) -> dict | None:
+    """The first catalog `name_patterns` entry matching the bare file name."""
+    return next((p for p in _catalog()["name_patterns"] if re.search(p["regex"], name)), None)
 
 
 def _framework_from_content(snf: _Sniff) -> str | None:
+    """The framework the sniffed head names most: `content_markers` (frame paths, process and thread
+    names), else, only when none of those is there, operator namespaces (`op_namespaces`)."""
     if snf.kind == "layerwise":
         return "vllm"
-    hits = Counter({fw: sum(snf.head.count(m) for m in markers)
-                    for fw, markers in _catalog()["content_markers"].items()})
-    best = hits.most_common(1)
+    cat = _catalog()
+    markers = {fw: sum(snf.head.count(m) for m in ms) for fw, ms in cat["content_markers"].items()}
+    ops: Counter[str] = Counter()
+    for entry in cat["op_namespaces"]:
+        ops[entry["framework"]] += len(_op_name_re(entry["namespace"]).findall(snf.head))
+    return _most_hits(markers) or _most_hits(ops)
+
+
+def _most_hits(hits: dict[str, int]) -> str | None:
+    best = Counter(hits).most_common(1)
     return best[0][0] if best and best[0][1] > 0 else None
+
+
+@functools.lru_cache(maxsize=None)
+def _op_name_re(namespace: str) -> re.Pattern[str]:
+    """An event name that starts with `<namespace>::` (a torch.library operator)."""
+    return re.compile(r'"name"\s*:\s*"' + re.escape(namespace) + "::")
 
 
 def _framework_from_server_args(args: dict | None) -> str | None:
