@@ -1,5 +1,5 @@
-"""What a trace says about itself (issue 22 item 5): operator namespaces in the sniffed head, and
-TokenSpeed content over SGLang's shared file-name shape."""
+"""What a trace says about itself (issue 22 item 5): a lone file's framework, model and run, operator
+namespaces in the sniffed head, and TokenSpeed content over SGLang's shared file-name shape."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.discover import discover, resolve_inputs, sniff
+from pipeline.cli import main
+from pipeline.discover import discover, pair_root, resolve_inputs, sniff
 from pipeline.discover.sniffing import SNIFF_BYTES
 from pipeline.paths import read_catalog
 from tests.conftest import TRACES
-from tracegen import SGLANG_PROFILE_ID, ModelSpec, make_trace, sglang_rank_file, write_trace
+from tracegen import SGLANG_PROFILE_ID, ModelSpec, make_pair, make_trace, sglang_rank_file, write_trace
 from tracegen.variants import kineto_order, tokenspeed_trace, without_stacks
 
 # Every content marker of the catalog's first tier (frame paths, process and thread names).
@@ -37,6 +38,95 @@ def lone(path: Path):
     (root,) = resolve_inputs([path])
     (tf,) = root.files
     return root, tf
+
+
+# ------------------------------------------------------------------ a lone file (`triage --input FILE`)
+
+# file under tests/data/traces → (framework, model) when given alone from a folder named "peer". Read off
+# the raw files: the model only where the file name holds one; the framework from the name, else from the
+# first 64 KiB (offsets of the first evidence measured on the decompressed text).
+LONE_REAL = {
+    "sglang/qwen3-8b-mi300x-decode-graph-bs32/sglang_Qwen3-8B_decode.json.gz": ("sglang", "Qwen3-8B"),
+    "sglang/qwen3-8b-mi300x-extend-eager-bs15/sglang_Qwen3-8B_prefilldecode.json.gz": ("sglang", "Qwen3-8B"),
+    # vllm/v1/ frames from 44 KB on
+    "vllm/gpt-oss-20b-mi300x-decode-fullgraph-bs32/graph_execution.json.gz": ("vllm", None),
+    # no vLLM frame in the head; "name": "vllm::unified_attention_with_output" at 40 KB
+    "vllm/gpt-oss-20b-mi300x-mixed-piecewisegraph/graph_execution.json.gz": ("vllm", None),
+    # the head holds only aten ops and a step annotation SGLang writes too; first vllm:: op at 262 KB
+    "vllm/gpt-oss-120b-b200-tp8-eager-prefill-rank0/eager_trace.json.gz": ("unknown", None),
+    "hf-transformers/qwen1.5-0.5b-chat-h100-bs16-forward/Qwen_Qwen1.5-0.5B-Chat__1016005.json.gz":
+        ("unknown", "Qwen1.5-0.5B-Chat"),
+    "other/hta-ns-resolution-v100-resnet-training/rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz": ("unknown", None),
+}
+
+
+@pytest.mark.parametrize("rel", sorted(LONE_REAL))
+def test_lone_real_file_takes_nothing_from_its_folder_name(tmp_path, rel):
+    framework, model = LONE_REAL[rel]
+    root, tf = lone(lone_copy(TRACES / rel, tmp_path / "peer"))
+    assert (root.framework, root.model, root.run) == (framework, model, None)
+    assert (tf.framework, tf.model, root.status, root.key) == (framework, model, "ok", f"peer/{Path(rel).name}")
+
+
+def test_lone_sglang_file_with_a_neutral_name_is_sglang_by_its_frames(tmp_path):
+    """The issue's case: an SGLang trace given as /some/dir/x.json.gz, its frames all sglang/srt/…"""
+    src = TRACES / "sglang/qwen3-8b-mi300x-decode-graph-bs32/sglang_Qwen3-8B_decode.json.gz"
+    assert "sglang/srt/" in head_text(src)
+    root, tf = lone(lone_copy(src, tmp_path / "peer", "x.json.gz"))
+    assert (root.framework, root.model, root.run, tf.stage) == ("sglang", None, None, "unknown")
+
+
+def test_lone_file_evidence_is_where_the_table_says(tmp_path):
+    """The reasons in LONE_REAL hold for the raw files."""
+    vllm = TRACES / "vllm"
+    piecewise = head_text(vllm / "gpt-oss-20b-mi300x-mixed-piecewisegraph/graph_execution.json.gz")
+    assert '"name": "vllm::unified_attention_with_output"' in piecewise
+    assert not any(m in piecewise for m in FIRST_TIER)
+    eager = head_text(vllm / "gpt-oss-120b-b200-tp8-eager-prefill-rank0/eager_trace.json.gz")
+    assert "vllm" not in eager.lower() and not any(m in eager for m in FIRST_TIER)
+
+
+def test_lone_file_sidecars_still_name_model_and_run(tmp_path):
+    path = lone_copy(TRACES / "other/gpu-only-mi210-no-cpu-events/gpu_only_trace.json.gz", tmp_path / "peer")
+    (path.parent / "proftriage.toml").write_text('framework = "vllm"\nmodel = "openai/gpt-oss-20b"\nrun = "n7"\n')
+    root, tf = lone(path)
+    assert (root.framework, root.model, root.run, tf.model) == ("vllm", "openai/gpt-oss-20b", "n7", "openai/gpt-oss-20b")
+    (path.parent / "proftriage.toml").unlink()
+    (path.parent / "capture.json").write_text('{"framework": "sglang", "model": "/models/Qwen3-8B", "run": "c1"}')
+    root, _ = lone(path)
+    assert (root.framework, root.model, root.run) == ("sglang", "Qwen3-8B", "c1")
+
+
+def test_lone_file_framework_from_a_folder_alias_but_no_model(tmp_path):
+    """A folder named like a framework still says the framework; a folder name never says the model."""
+    src = TRACES / "other/hta-ns-resolution-v100-resnet-training/rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz"
+    root, tf = lone(lone_copy(src, tmp_path / "vllm" / "gpt-oss-20b-h100-tp1"))
+    assert (root.framework, root.model, root.run, tf.rank) == ("vllm", None, None, 0)
+
+
+def test_a_folder_given_as_a_root_keeps_its_name_as_model_and_run(tmp_path):
+    src = TRACES / "other/hta-ns-resolution-v100-resnet-training/rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz"
+    path = lone_copy(src, tmp_path / "gpt-oss-20b-h100-tp1")
+    (root,) = resolve_inputs([path.parent])
+    assert (root.model, root.run) == ("gpt-oss-20b", "gpt-oss-20b-h100-tp1")
+
+
+def test_pair_of_lone_files_takes_nothing_from_folder_names(tmp_path):
+    mapping, formal, _ = make_pair(ModelSpec(layers=2), steps=2)
+    m = write_trace(mapping, tmp_path / "Llama-8B-h100" / "m.json.gz")
+    f = write_trace(formal, tmp_path / "Llama-8B-h100" / "f.json.gz")
+    root = pair_root(m, f)
+    assert (root.framework, root.model, root.run) == ("sglang", None, None)
+    assert [(x.role, x.model) for x in root.files] == [("mapping", None), ("formal", None)]
+
+
+def test_triage_json_of_a_lone_file_has_null_model_and_run(tmp_path):
+    src = TRACES / "sglang/qwen3-8b-mi300x-decode-graph-bs32/sglang_Qwen3-8B_decode.json.gz"
+    path = lone_copy(src, tmp_path / "peer", "x.json.gz")
+    assert main(["triage", "--input", str(path), "--format", "json", "--output-dir", str(tmp_path / "out"), "-q"]) == 0
+    doc = orjson.loads((tmp_path / "out" / "triage.json").read_bytes())
+    assert {k: doc["root"][k] for k in ("framework", "model", "run")} == {"framework": "sglang", "model": None,
+                                                                          "run": None}
 
 
 # ------------------------------------------------------------------ operator namespaces (catalog op_namespaces)

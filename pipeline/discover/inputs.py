@@ -7,7 +7,8 @@ import hashlib
 from pathlib import Path
 
 from pipeline.discover.records import DiscoveryError, TraceRoot
-from pipeline.discover.walk import discover, discover_root, inspect_file, normal_path, sanitize_key
+from pipeline.discover.walk import (discover, discover_root, inspect_file, lone_file, lone_root, normal_path,
+                                    sanitize_key)
 
 
 def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[TraceRoot]:
@@ -39,19 +40,10 @@ def _all_rejected(folder: Path) -> str:
 
 
 def single_file_root(path: Path) -> TraceRoot:
-    """A one-file root keyed by the file's own name (``<dir>/<file>``)."""
+    """A one-file root keyed by the file's own name (``<dir>/<file>``); model and run come from the
+    file's name or content and its folder's sidecars, never from a folder's name (`walk.lone_root`)."""
     path = normal_path(path)
-    base = discover_root(path.parent, path.parent.parent)
-    key = sanitize_key(f"{path.parent.name}/{path.name}")
-    own = tuple(f for f in base.files if f.path.name == path.name) if base is not None else ()
-    if base is not None and own:  # discovery of the folder already inspected the file
-        return dataclasses.replace(base, key=key, files=own, fingerprint=own[0].fingerprint)
-    tf = inspect_file(path)
-    if base is not None:
-        return dataclasses.replace(base, key=key, files=(tf,), fingerprint=tf.fingerprint)
-    return TraceRoot(key=key, path=path.parent, framework=tf.framework, model=tf.model, run=path.parent.name,
-                     files=(tf,), fingerprint=tf.fingerprint, status="ok", reason=None,
-                     server_args=None, manifest=None)
+    return lone_root(path, sanitize_key(f"{path.parent.name}/{path.name}"))
 
 
 def pair_root(mapping: Path, formal: Path) -> TraceRoot:
@@ -60,15 +52,16 @@ def pair_root(mapping: Path, formal: Path) -> TraceRoot:
     for path in (mapping, formal):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such trace file")
-    files = []
+    files, runs = [], []
     for role, path in (("mapping", mapping), ("formal", formal)):
-        tf = inspect_file(path)
+        tf, run = lone_file(path)  # like a lone file: no model or run from a folder's name
         files.append(dataclasses.replace(tf, role=role, rel_path=f"{role}/{path.name}"))
+        runs.append(run)
     fmt = next((f.framework for f in files if f.framework != "unknown"), "unknown")
     model = next((f.model for f in reversed(files) if f.model), None)
     fp = hashlib.sha256("".join(f.fingerprint for f in files).encode()).hexdigest()[:16]
     return TraceRoot(
         key=sanitize_key(f"pair/{formal.parent.name}/{formal.name}"), path=formal.parent, framework=fmt,
-        model=model, run=formal.parent.name, files=tuple(files), fingerprint=fp, status="ok", reason=None,
+        model=model, run=runs[1] or runs[0], files=tuple(files), fingerprint=fp, status="ok", reason=None,
         server_args=None, manifest=None,
     )

@@ -45,7 +45,7 @@ class TraceRoot:
     path: Path
     framework: str
     model: str | None
-    run: str
+    run: str | None  # None: a lone file whose sidecars name no run
     files: tuple[TraceFile, ...]
     fingerprint: str
     status: str

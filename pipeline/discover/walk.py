@@ -11,8 +11,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline.discover.infer import (_file_framework, _file_model, _file_role, _first_int, _rank_from_name,
-                                     _root_framework, _root_model, _root_run, _stage_from_name)
+from pipeline.discover.infer import (_explicit_run, _file_framework, _file_model, _file_role, _first_int,
+                                     _rank_from_name, _root_framework, _root_model, _root_run, _stage_from_name)
 from pipeline.discover.records import (_SGLANG_RANK_RE, CAPTURE_NAME, MANIFEST_NAME, SERVER_ARGS_NAME,
                                        DiscoveryError, TraceFile, TraceRoot, _catalog, _Ctx, _rel)
 from pipeline.discover.sidecars import _capture_entry, _diffusion_gate, _make_ctx, _manifest_error, _manifest_rule
@@ -54,21 +54,63 @@ def discover_root(root_dir: Path, data_root: Path | None = None) -> TraceRoot | 
 
 
 def inspect_file(path: Path) -> TraceFile:
-    """Describe one file, using the sidecars of its directory (for `proftriage inspect`)."""
+    """Describe one file as its root's discovery does, using the sidecars of its directory (for
+    `proftriage inspect`)."""
+    path = _existing_file(path)
+    root_dir = _sidecar_dir(path)
+    return _describe(path, _make_ctx(root_dir, root_dir.parent, []))
+
+
+def lone_file(path: Path) -> tuple[TraceFile, str | None]:
+    """One file given by itself (a side of `triage --mapping-input A --formal-input B`), and the run
+    its sidecars name: the sidecars of its directory count, as in `inspect_file`, but no folder name
+    names its model (docs/discovery.md, "A lone file")."""
+    path = _existing_file(path)
+    root_dir = _sidecar_dir(path)
+    ctx = _make_ctx(root_dir, root_dir.parent, [])
+    ctx.dir_model = None
+    return _describe(path, ctx), _explicit_run(ctx)
+
+
+def lone_root(path: Path, key: str) -> TraceRoot:
+    """The root, keyed `key`, of one file given by itself (`triage --input FILE`): its folder's
+    sidecars, gates and per-rank traces count as for the folder's root, but the folder's name names
+    no model and no run (docs/discovery.md, "A lone file")."""
+    path = _existing_file(path)
+    root_dir = path.parent
+    ctx = _make_ctx(root_dir, root_dir.parent, [])
+    ctx.dir_model = None
+    tf = _describe(path, ctx)
+    if tf.kind == "merged" and tf.status == "ok":  # skipped when per-rank traces sit beside it
+        beside = [f for p in _candidates(root_dir, []) if p != path and (f := _make_file(p, ctx)) is not None]
+        tf = next(f for f in _shadow_merged([tf, *beside]) if f.path == path)
+    reason = _manifest_error(ctx) or _diffusion_gate(root_dir, [])
+    return TraceRoot(key=key, path=root_dir, framework=tf.framework, model=tf.model, run=_explicit_run(ctx),
+                     files=(tf,), fingerprint=tf.fingerprint, status="rejected" if reason else "ok",
+                     reason=reason, server_args=ctx.server_args, manifest=ctx.manifest)
+
+
+def _existing_file(path: Path) -> Path:
     path = normal_path(path)
     if not path.is_file():
         raise DiscoveryError(f"not a file: {path}")
-    root_dir = path.parent
-    if _is_role_subdir(root_dir):
-        root_dir = root_dir.parent
-    ctx = _make_ctx(root_dir, root_dir.parent, [])
+    return path
+
+
+def _sidecar_dir(path: Path) -> Path:
+    """The directory whose sidecars describe `path`: its own, or the root above a mapping/ formal/ one."""
+    return path.parent.parent if _is_role_subdir(path.parent) else path.parent
+
+
+def _describe(path: Path, ctx: _Ctx) -> TraceFile:
+    """`path`'s record under `ctx`; a file that is not a trace is listed as rejected."""
     tf = _make_file(path, ctx)
     if tf is not None:
         return tf
     st = path.stat()
-    return TraceFile(path, _rel(path, root_dir), "kineto", "unknown", None, "single", "unknown",
-                     None, st.st_size, st.st_mtime_ns, _file_fp(_rel(path, root_dir), st),
-                     "rejected", "not a trace: no traceEvents / event list / layerwise keys")
+    rel = _rel(path, ctx.root_dir)
+    return TraceFile(path, rel, "kineto", "unknown", None, "single", "unknown", None, st.st_size, st.st_mtime_ns,
+                     _file_fp(rel, st), "rejected", "not a trace: no traceEvents / event list / layerwise keys")
 
 
 # ---------------------------------------------------------------- walking
