@@ -196,7 +196,8 @@ RESULT = {{"work_s": time.perf_counter() - t0, "rows": rows}}
 PARSE_CHILD = """
 import shutil, time
 from pathlib import Path
-from pipeline.ingest import parse_root, resolve_inputs
+from pipeline.discover import resolve_inputs
+from pipeline.ingest import parse_root
 spool = Path({work!r}) / "spool-parse"
 shutil.rmtree(spool, ignore_errors=True)
 t0 = time.perf_counter()

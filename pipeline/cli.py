@@ -20,10 +20,9 @@ import orjson
 from pipeline import exits
 from pipeline.cli_types import count, percent
 from pipeline.config import settings
-from pipeline.discover import DiscoveryError, inspect_file
+from pipeline.discover import DiscoveryError, inspect_file, pair_root, resolve_inputs
 from pipeline.exits import write_failure
-from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, resolve_inputs, vanished_roots
-from pipeline.ingest.pair import pair_root
+from pipeline.ingest import LoadSummary, ingest_root, iter_ingest, vanished_roots
 from pipeline.paths import read_sql
 from pipeline.progress import Heartbeat, ProgressLine
 from pipeline.store import Warehouse, WarehouseLockTimeout

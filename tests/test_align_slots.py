@@ -12,9 +12,9 @@ import pytest
 
 from pipeline.align.cross_root import attribute_cross_root
 from pipeline.attribute import attribute_files, ok_file_ids
+from pipeline.discover import pair_root
 from pipeline.frames import choose_site
 from pipeline.ingest import ingest_inputs, ingest_root
-from pipeline.ingest.pair import pair_root
 from pipeline.layers import assign_layers
 from pipeline.report.triage import triage_root
 from pipeline.store import Warehouse

@@ -1,4 +1,4 @@
-"""Tests for pipeline/discover.py: real trace trees, naming patterns, sniffing, gates."""
+"""Tests for pipeline/discover/: real trace trees, naming patterns, sniffing, gates."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.discover as disc
-from pipeline.paths import EXAMPLES_DIR
 from pipeline.discover import (DiscoveryError, discover, discover_root,
                                discover_with_warnings, inspect_file, sanitize_key, sniff)
+from pipeline.discover import sniffing
+from pipeline.discover import walk
+from pipeline.discover.infer import _framework_from_content
+from pipeline.discover.sniffing import _sniff
+from pipeline.paths import EXAMPLES_DIR
 
 DATA = Path(__file__).parent / "data"
 TRACES = DATA / "traces"
@@ -87,10 +90,10 @@ def test_real_tree_content_markers_and_ranks():
     # framework from Python frame paths in the first 64 KiB, with a neutral directory name
     for key in ("sglang/qwen3-8b-mi300x-decode-graph-bs32",
                 "vllm/gpt-oss-20b-mi300x-decode-fullgraph-bs32"):
-        snf = disc._sniff(roots[key].files[0].path)
-        assert disc._framework_from_content(snf) == key.split("/")[0]
-    hf = disc._sniff(roots["hf-transformers/qwen1.5-0.5b-chat-h100-bs16-forward"].files[0].path)
-    assert "vllm" in hf.head and disc._framework_from_content(hf) is None
+        snf = _sniff(roots[key].files[0].path)
+        assert _framework_from_content(snf) == key.split("/")[0]
+    hf = _sniff(roots["hf-transformers/qwen1.5-0.5b-chat-h100-bs16-forward"].files[0].path)
+    assert "vllm" in hf.head and _framework_from_content(hf) is None
 
 
 def test_examples_corpus_discovered():
@@ -248,11 +251,11 @@ def test_sniff_reads_only_the_head_of_a_50mb_file(tmp_path, monkeypatch, gz):
     body = b'{"rows": [' + b"0," * (25 * 1024 * 1024) + b'0], "traceEvents": []}'
     path = write(tmp_path / ("big.json.gz" if gz else "big.json"), body, gz=gz)
     counting = _CountingOpen()
-    monkeypatch.setattr(disc, "_open_binary", counting)
+    monkeypatch.setattr(sniffing, "_open_binary", counting)
     start = time.perf_counter()
     assert sniff(path) is None  # traceEvents only after 50 MB: not seen, not a trace
     assert time.perf_counter() - start < 1.0
-    assert 0 < counting.bytes_read <= disc.SNIFF_BYTES + 1 + disc._RAW_CHUNK
+    assert 0 < counting.bytes_read <= sniffing.SNIFF_BYTES + 1 + sniffing._RAW_CHUNK
     assert path.stat().st_size > 50 * 1024 * 1024 or gz
 
 
@@ -512,7 +515,7 @@ def test_unreadable_subdir_warning_simulated(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(disc.os, "scandir", refusing)
+    monkeypatch.setattr(walk.os, "scandir", refusing)
     roots, warnings = discover_with_warnings(tmp_path)
     assert [r.key for r in roots] == ["ok"]
     assert warnings == [f"unreadable directory skipped: {locked}: Permission denied"]
@@ -560,9 +563,10 @@ def test_tokenspeed_frames_win_over_a_sglang_kernel_package_mention(tmp_path):
     assert discover(tmp_path)[0].framework == "tokenspeed"
 
 
-def test_tokenspeed_native_tp_names_need_server_args_or_a_manifest(tmp_path):
+def test_tokenspeed_native_tp_names_with_server_args(tmp_path):
     """TokenSpeed's own profiler names files <profile_id>-TP-<rank>.trace.json.gz, the SGLang shape;
-    its server_args.json (TokenSpeed-only keys) or a proftriage.toml decides, as for any framework."""
+    its server_args.json (TokenSpeed-only keys) decides, as for any framework (without a sidecar its
+    content does: tests/test_discover_identity.py)."""
     root_dir = tmp_path / "ts-run"
     write(root_dir / "server_args.json", {"model_path": "deepseek-ai/DeepSeek-V3", "attn_tp_size": 8,
                                           "moe_tp_size": 8, "enable_mla_l1_5_cache": False})

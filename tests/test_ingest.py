@@ -10,7 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.ingest import ingest_inputs, ingest_root, resolve_inputs
+from pipeline.discover import resolve_inputs
+from pipeline.ingest import ingest_inputs, ingest_root
 from pipeline.ingest import parse as parse_mod
 from pipeline.ingest import reader
 from pipeline.ingest.parse import parse_file

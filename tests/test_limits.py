@@ -17,8 +17,9 @@ import pytest
 
 import pipeline.ingest as ingest_mod
 from pipeline.cli import main
-from pipeline.discover import _object_keys, sanitize_key
-from pipeline.ingest import parse_root, resolve_inputs
+from pipeline.discover import resolve_inputs, sanitize_key
+from pipeline.discover.sniffing import _object_keys
+from pipeline.ingest import parse_root
 from pipeline.ingest import parse as parse_mod
 from pipeline.ingest import reader
 from pipeline.ingest.load import load_root

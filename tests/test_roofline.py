@@ -11,8 +11,8 @@ import pytest
 from pipeline.analyze.roofline import add_expected_gains, combine, kernel_roof, roofline_stage
 from pipeline.attribute import attribute_files, ok_file_ids
 from pipeline.cli import main
+from pipeline.discover import pair_root
 from pipeline.ingest import ingest_inputs, ingest_root
-from pipeline.ingest.pair import pair_root
 from pipeline.report.read import TriageOptions
 from pipeline.report.triage import triage_root
 from pipeline.roofline.costs import assign_costs, split_by_duration

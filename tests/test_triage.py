@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from pipeline.cli import main
+from pipeline.discover import pair_root
 from pipeline.frames import choose_site, display_frame
 from pipeline.ingest import ingest_inputs
-from pipeline.ingest.pair import pair_root
 from pipeline.ingest import ingest_root
 from pipeline.report.read import TriageOptions
 from pipeline.report.triage import triage_root

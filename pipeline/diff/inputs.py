@@ -11,8 +11,8 @@ import duckdb
 
 from pipeline.diff.compare import diff_sides
 from pipeline.diff.sides import load_side, read_options
-from pipeline.discover import DiscoveryError, TraceRoot
-from pipeline.ingest import ingest_root, resolve_inputs
+from pipeline.discover import DiscoveryError, TraceRoot, resolve_inputs
+from pipeline.ingest import ingest_root
 from pipeline.ingest.parse import Progress
 from pipeline.report.context import RootNotFound, root_info
 from pipeline.report.triage import ensure_report

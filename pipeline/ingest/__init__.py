@@ -9,7 +9,7 @@ from typing import Iterator
 
 import duckdb
 
-from pipeline.discover import DiscoveryError, TraceRoot, discover, discover_root, inspect_file, normal_path, sanitize_key
+from pipeline.discover import TraceRoot, normal_path, resolve_inputs
 from pipeline.exits import write_failure
 from pipeline.ingest.layerwise import layerwise_table, load_layerwise
 from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
@@ -18,7 +18,7 @@ from pipeline.ingest.reader import TraceReadError
 from pipeline.ingest.spool import private_spool
 from pipeline.store import Warehouse, file_id_for, write_through
 
-__all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "resolve_inputs", "vanished_roots", "LoadSummary"]
+__all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "vanished_roots", "LoadSummary"]
 
 IN_MEMORY_BYTES = 256 << 20
 LOOKAHEAD_ROOTS = 2  # roots parsed ahead of the one loading (each ≤ IN_MEMORY_BYTES in memory, the rest spooled)
@@ -138,34 +138,6 @@ def _parses_on_threads(root: TraceRoot, workers: int) -> bool:
     return any(converter_threads(size_estimate(tf.path), workers) > 1 for tf in root.files if tf.status == "ok")
 
 
-def resolve_inputs(inputs: list[Path], data_root: Path | None = None) -> list[TraceRoot]:
-    """Turn CLI inputs (a data root, a trace root or a single file) into trace roots."""
-    roots: list[TraceRoot] = []
-    for item in inputs:
-        item = normal_path(item)  # `root/x/../f.json.gz` is `root/f.json.gz`, keyed as such
-        if item.is_file():
-            roots.append(single_file_root(item))
-            continue
-        if not item.exists():
-            raise FileNotFoundError(f"{item}: no such file or directory")
-        own = discover_root(item, data_root or item.parent)
-        found = [own] if own is not None else discover(item)
-        if not found:
-            raise DiscoveryError(f"{item}: no trace root here{_all_rejected(item)}")
-        roots.extend(found)
-    return roots
-
-
-def _all_rejected(folder: Path) -> str:
-    """Why a folder of files named like traces is no root: each is rejected (docs/discovery.md)."""
-    reasons = []
-    for path in sorted(folder.glob("*.json*"))[:3]:
-        tf = inspect_file(path)
-        if tf.status == "rejected":
-            reasons.append(f"{path.name}: {tf.reason}")
-    return f" (every trace file is rejected: {'; '.join(reasons)}; stored rows are kept)" if reasons else ""
-
-
 def vanished_roots(conn: duckdb.DuckDBPyConnection, inputs: list[Path], roots: list[TraceRoot]) -> list[tuple[str, str]]:
     """(key, path) of stored roots under a folder of `inputs` that this run did not find — moved,
     deleted, or every file now rejected. Nothing deletes their rows; `ingest` names them."""
@@ -174,24 +146,6 @@ def vanished_roots(conn: duckdb.DuckDBPyConnection, inputs: list[Path], roots: l
     stored = conn.execute("SELECT root, path FROM trace_roots ORDER BY root").fetchall()
     return [(key, path) for key, path in stored if key not in seen and path not in seen
             and any(path == f or path.startswith(f + "/") for f in folders)]
-
-
-def single_file_root(path: Path) -> TraceRoot:
-    """A one-file root keyed by the file's own name (``<dir>/<file>``)."""
-    import dataclasses
-
-    path = normal_path(path)
-    base = discover_root(path.parent, path.parent.parent)
-    key = sanitize_key(f"{path.parent.name}/{path.name}")
-    own = tuple(f for f in base.files if f.path.name == path.name) if base is not None else ()
-    if base is not None and own:  # discovery of the folder already inspected the file
-        return dataclasses.replace(base, key=key, files=own, fingerprint=own[0].fingerprint)
-    tf = inspect_file(path)
-    if base is not None:
-        return dataclasses.replace(base, key=key, files=(tf,), fingerprint=tf.fingerprint)
-    return TraceRoot(key=key, path=path.parent, framework=tf.framework, model=tf.model, run=path.parent.name,
-                     files=(tf,), fingerprint=tf.fingerprint, status="ok", reason=None,
-                     server_args=None, manifest=None)
 
 
 def ingest_inputs(inputs: list[Path], warehouse: Warehouse, spool: Path, data_root: Path | None = None,
