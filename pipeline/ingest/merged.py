@@ -3,7 +3,7 @@
 SGLang's ``ProfileMerger`` (sgl-project/sglang ``python/sglang/srt/utils/profile_merger.py``)
 writes ``merged-{profile_id}.trace.json.gz``: the per-rank files concatenated, every event's pid
 rewritten to ``"[TP00-DP01-PP02-EP03] {old pid}"``. Discovery skips the merged file when the
-per-rank files sit beside it (``pipeline/discover.py`` ``_shadow_merged``), so a kernel is never
+per-rank files sit beside it (``pipeline/discover/walk.py`` ``_shadow_merged``), so a kernel is never
 counted twice; when the merged file is alone, this module re-keys its rows into one *virtual*
 trace file per rank label:
 
