@@ -106,9 +106,15 @@ def wait_by_name(rows: list[dict], rank: int | None) -> dict[str, dict]:
     return out
 
 
+_READ = ("file_id", "ev", "kind", "name", "display_name", "family", "ts_ns", "dur_ns", "stream", "device",
+         "launch_ts_ns", "step", "stage", "rank", "is_graph")
+
+
 def _rows(table: pa.Table) -> list[dict]:
-    """The records the matcher and the host-bound walk read (the stack lists left out)."""
-    return table.drop_columns([c for c in ("stack",) if c in table.column_names]).to_pylist()
+    """The records the matcher and the host-bound walk read: only the columns they use (identity,
+    time, stream, step, the collective metadata and CPU-gap columns)."""
+    keep = [c for c in table.column_names if c in _READ or c.startswith(("coll_", "gap_"))]
+    return table.select(keep).to_pylist()
 
 
 def _by_rank(records: list[dict], rank_of: dict[int, int]) -> dict[int | None, list[dict]]:
