@@ -128,7 +128,7 @@ def _quote(name: str) -> str:
 
 def _read_sql(s: ArgSpec) -> str:
     """The SQL expression of one read over ``a`` (the json_transform struct) and the event."""
-    if s.type == "text":  # ->> renders numbers as written, as the orjson path's str() does
+    if s.type == "text":  # ->>: a string as is, any other value as its JSON text
         parts = [f"args->>'{k}'" for k in s.keys]
     else:
         parts = [f"a.{_quote(k)}" for k in s.keys]
@@ -158,8 +158,7 @@ def sql_parts() -> dict[str, str]:
     for s in specs():
         if s.type != "text":
             types.update({k: TYPES[s.type] for k in s.keys})
-        first, tables = reads.setdefault(wide[(s.table, s.column)], (s, []))
-        tables.append(s.table)
+        reads.setdefault(wide[(s.table, s.column)], (s, []))[1].append(s.table)
     structure = "{" + ", ".join(f'"{k}": "{t}"' for k, t in types.items()) + "}"
     columns = [f"CASE WHEN {_when(tables, s)} THEN {_read_sql(s)} END AS {name}"
                for name, (s, tables) in reads.items()]

@@ -14,7 +14,7 @@
 --                assembled in Python, from that checked file): the json_transform structure of
 --                every spec'd key, and one column `arg_<column>` per distinct read (keys in order
 --                of preference, type, fallback), NULL on rows of tables that do not take it;
---                duckjson.COLUMNS maps them back to each table's column
+--                duckjson.table_columns maps them back to each table's column
 -- Needs macros.sql. An event of a table whose args is not an object
 -- raises (args_problem in macros.sql), so the batch falls back to orjson, which names the
 -- event; the other rules of pipeline/ingest/limits.py are checked on this query's result
