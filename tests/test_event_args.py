@@ -197,5 +197,5 @@ def test_a_bad_catalog_entry_is_refused_naming_it(change: dict, problem: str) ->
     raw = {"table": "kernels", "column": "correlation", "keys": ["correlation"], "type": "int",
            "source": "libkineto/src/CuptiActivity.h"} | change
     with pytest.raises(SpecError, match=problem) as info:
-        argspec._entry(raw, declared_columns())
+        argspec._entry(raw)
     assert "event_args.toml: kernels." in str(info.value)

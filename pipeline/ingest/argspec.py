@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pipeline.paths import read_catalog
+from pipeline.store import schema_columns
 
 CATALOG = "event_args.toml"
 TYPES = {"int": "BIGINT", "json": "JSON", "text": "VARCHAR"}  # spec type → json_transform type
@@ -59,10 +60,7 @@ class ArgSpec:
 @lru_cache(maxsize=1)
 def specs() -> tuple[ArgSpec, ...]:
     """Every entry of the catalog, checked."""
-    from pipeline.store import declared_columns
-
-    columns = declared_columns()
-    out = tuple(_entry(raw, columns) for raw in read_catalog(CATALOG)["arg"])
+    out = tuple(map(_entry, read_catalog(CATALOG)["arg"]))
     seen: dict[tuple[str, str], int] = {}
     types: dict[str, str] = {}
     for i, s in enumerate(out):
@@ -75,10 +73,10 @@ def specs() -> tuple[ArgSpec, ...]:
     return out
 
 
-def _entry(raw: dict, columns: dict[str, list[str]]) -> ArgSpec:
+def _entry(raw: dict) -> ArgSpec:
     name = f"{CATALOG}: {raw.get('table')}.{raw.get('column')}"
     table, column, keys = raw.get("table"), raw.get("column"), tuple(raw.get("keys") or ())
-    if column not in columns.get(table, ()):
+    if not isinstance(table, str) or column not in schema_columns(table):
         raise SpecError(f"{name}: no such column in sql/schema")
     if not keys or not all(isinstance(k, str) and _KEY_RE.match(k) for k in keys):
         raise SpecError(f"{name}: keys must be a non-empty list of names matching {_KEY_RE.pattern}")
@@ -92,14 +90,6 @@ def _entry(raw: dict, columns: dict[str, list[str]]) -> ArgSpec:
     if not str(raw.get("source") or "").strip():
         raise SpecError(f"{name}: no source")
     return ArgSpec(table, column, keys, raw["type"], fallback, events, raw["source"])
-
-
-@lru_cache(maxsize=None)
-def schema_columns(table: str) -> tuple[str, ...]:
-    """`table`'s columns in sql/schema order (what both converters produce)."""
-    from pipeline.store import declared_columns
-
-    return tuple(declared_columns()[table])
 
 
 @lru_cache(maxsize=None)

@@ -27,6 +27,7 @@ from pipeline.ingest.argspec import sql_parts, wide_columns
 from pipeline.ingest.events import BATCH_SHIFT, TABLES, BatchResult
 from pipeline.ingest.limits import doubtful
 from pipeline.paths import read_sql
+from pipeline.store import schema_columns
 
 MEMORY_LIMIT = "1GB"
 # The split's Arrow buffers come from the C allocator: pyarrow's default mimalloc pool backs
@@ -46,10 +47,8 @@ _RENAMED = {("annotations", "cat"): "ann_cat", ("annotations", "dur_ns"): "ann_d
 @lru_cache(maxsize=1)
 def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
     """Each table's columns, in sql/schema order, as (column, column of the wide result)."""
-    from pipeline.store import declared_columns
-
-    declared, wide = declared_columns(), wide_columns() | _RENAMED
-    return {t: tuple((c, wide.get((t, c), c)) for c in declared[t]) for t in TABLES}
+    wide = wide_columns() | _RENAMED
+    return {t: tuple((c, wide.get((t, c), c)) for c in schema_columns(t)) for t in TABLES}
 
 
 @lru_cache(maxsize=2)

@@ -18,9 +18,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.ingest.argspec import ArgSpec, for_table, schema_columns
+from pipeline.ingest.argspec import ArgSpec, for_table
 from pipeline.ingest.limits import MAX_DUR_NS, MAX_NAME_CHARS
 from pipeline.ingest.timestamps import BadNumber, to_ns
+from pipeline.store import schema_columns
 
 BATCH_SHIFT = 24  # ev = batch_number << 24 | index in batch
 

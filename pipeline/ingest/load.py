@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -24,7 +23,7 @@ from pipeline.discover import TraceFile, TraceRoot
 from pipeline.ingest.merged import carry_split, split_merged
 from pipeline.ingest.parse import ParsedFile
 from pipeline.paths import read_sql, safe_join
-from pipeline.store import declared_columns, file_id_for, run_statements, settle, transaction
+from pipeline.store import file_id_for, run_statements, schema_columns, settle, transaction
 
 TRACE_FILE_COLUMNS = (
     "file_id", "root", "path", "framework", "model", "run", "role", "stage", "rank", "kind",
@@ -78,7 +77,7 @@ def _shifted(parts: list[pa.Table], table: str, base: int) -> pa.Table:
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
     """Insert Arrow `rows` into `table` (relation API: no SQL text), columns in the table's order."""
-    settle(conn).from_arrow(rows.select(list(_columns(table)))).insert_into(table)
+    settle(conn).from_arrow(rows.select(list(schema_columns(table)))).insert_into(table)
     return rows.num_rows
 
 
@@ -89,16 +88,10 @@ def _insert_spooled(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, b
         rel = settle(conn).from_parquet(pattern)
     else:
         rel = settle(conn).sql(read_sql("ingest/spooled_rows.sql"), params={"base": base, "path": pattern})
-    if tuple(rel.columns) != _columns(table):  # insert_into matches columns by position
+    if tuple(rel.columns) != schema_columns(table):  # insert_into matches columns by position
         raise ValueError(f"{folder}: spooled columns {rel.columns} are not those of {table}")
     rel.insert_into(table)
     return sum(pq.ParquetFile(f).metadata.num_rows for f in folder.glob("*.parquet"))
-
-
-@lru_cache(maxsize=None)
-def _columns(table: str) -> tuple[str, ...]:
-    """`table`'s columns in sql/schema order."""
-    return tuple(declared_columns()[table])
 
 
 def _copy_rows(conn: duckdb.DuckDBPyConnection, loaded: list[ParsedFile], rows: dict[str, int]) -> None:
