@@ -141,6 +141,17 @@ def declared_columns() -> dict[str, list[str]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _declared() -> dict[str, tuple[str, ...]]:
+    return {table: tuple(columns) for table, columns in declared_columns().items()}
+
+
+def schema_columns(table: str) -> tuple[str, ...]:
+    """`table`'s columns in sql/schema order, () for a table sql/schema does not declare (the DDL
+    text is parsed once per process: each parse costs ~0.7 ms)."""
+    return _declared().get(table, ())
+
+
 def _rebuild_derived(conn: duckdb.DuckDBPyConnection) -> bool:
     """Drop every derived table (`sql/meta/drop_derived.sql`: facts and reports, so none is left
     pointing at rows that are gone) when one's columns differ from its DDL; True when dropped."""

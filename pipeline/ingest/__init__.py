@@ -16,6 +16,7 @@ from pipeline.ingest.load import LoadSummary, load_root, spool_root_for
 from pipeline.ingest.parse import ParsedFile, Progress, converter_threads, parse_file, size_estimate
 from pipeline.ingest.reader import TraceReadError
 from pipeline.ingest.spool import private_spool
+from pipeline.paths import read_sql
 from pipeline.store import Warehouse, file_id_for, write_through
 
 __all__ = ["ingest_root", "ingest_inputs", "iter_ingest", "parse_root", "vanished_roots", "LoadSummary"]
@@ -143,7 +144,7 @@ def vanished_roots(conn: duckdb.DuckDBPyConnection, inputs: list[Path], roots: l
     deleted, or every file now rejected. Nothing deletes their rows; `ingest` names them."""
     seen = {r.key for r in roots} | {str(r.path) for r in roots}
     folders = [str(normal_path(p)) for p in inputs if Path(p).is_dir()]
-    stored = conn.execute("SELECT root, path FROM trace_roots ORDER BY root").fetchall()
+    stored = conn.execute(read_sql("ingest/stored_roots.sql")).fetchall()
     return [(key, path) for key, path in stored if key not in seen and path not in seen
             and any(path == f or path.startswith(f + "/") for f in folders)]
 

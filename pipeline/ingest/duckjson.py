@@ -3,26 +3,31 @@
 Each batch (a run of whole events cut by `reader.py`) is written as a JSON array file and
 read by one query, `sql/ingest/events.sql`, into a wide Arrow table (one row per event,
 the union of every table's columns plus the target table `tbl`); `split` then cuts it into
-the warehouse tables, numbering events by row position and counting categories. The result is the same `BatchResult` that the orjson path
-(`events.convert`) builds, so both feed the same spool; `parse.py` falls back to the orjson
-path for any batch DuckDB refuses. One in-memory DuckDB database per process (one thread
-per query), one cursor of it per Python thread; DuckDB releases the GIL, so a few threads
-convert batches in parallel while the reader cuts the next ones.
+the warehouse tables, numbering events by row position and counting categories. The columns
+read from ``args`` are generated from the event-argument spec the orjson path reads too
+(`argspec.py`, `pipeline/catalog/event_args.toml`). The result is the same `BatchResult`
+that the orjson path (`events.convert`) builds, so both feed the same spool; `parse.py` falls
+back to the orjson path for any batch DuckDB refuses. One in-memory DuckDB database per
+process (one thread per query), one cursor of it per Python thread; DuckDB releases the GIL,
+so a few threads convert batches in parallel while the reader cuts the next ones.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.ingest.events import BATCH_SHIFT, BatchResult
+from pipeline.ingest.argspec import sql_parts, wide_columns
+from pipeline.ingest.events import BATCH_SHIFT, TABLES, BatchResult
 from pipeline.ingest.limits import doubtful
 from pipeline.paths import read_sql
+from pipeline.store import schema_columns
 
 MEMORY_LIMIT = "1GB"
 # The split's Arrow buffers come from the C allocator: pyarrow's default mimalloc pool backs
@@ -34,43 +39,32 @@ _shared: dict[str, duckdb.DuckDBPyConnection] = {}
 _shared_lock = threading.Lock()
 _preparing: dict[str, threading.Thread] = {}
 
-# Each table's columns, in sql/schema order, as (column, column of the wide result).
-COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "kernels": (("file_id", "file_id"), ("ev", "ev"), ("name", "name"), ("ts_ns", "ts_ns"),
-                ("dur_ns", "dur_ns"), ("pid", "pid"), ("tid", "tid"), ("stream", "gpu_stream"),
-                ("device", "gpu_device"), ("correlation", "correlation"), ("external_id", "external_id"),
-                ("grid", "grid"), ("block", "block"), ("args", "args")),
-    "gpu_memops": (("file_id", "file_id"), ("ev", "ev"), ("kind", "kind"), ("name", "name"), ("ts_ns", "ts_ns"),
-                   ("dur_ns", "dur_ns"), ("pid", "pid"), ("tid", "tid"), ("stream", "gpu_stream"),
-                   ("device", "gpu_device"), ("correlation", "correlation"), ("external_id", "external_id"),
-                   ("bytes", "bytes"), ("args", "args")),
-    "launches": (("file_id", "file_id"), ("ev", "ev"), ("cat", "cat"), ("name", "name"), ("ts_ns", "ts_ns"),
-                 ("dur_ns", "dur_ns"), ("pid", "pid"), ("tid", "tid"), ("correlation", "correlation"),
-                 ("external_id", "external_id"), ("cbid", "cbid"), ("is_graph", "is_graph"), ("args", "args")),
-    "cpu_ops": (("file_id", "file_id"), ("ev", "ev"), ("name", "name"), ("ts_ns", "ts_ns"), ("dur_ns", "dur_ns"),
-                ("pid", "pid"), ("tid", "tid"), ("external_id", "external_id"), ("seq", "seq"),
-                ("input_dims", "input_dims"), ("args", "args")),
-    "python_frames": (("file_id", "file_id"), ("ev", "ev"), ("name", "name"), ("ts_ns", "ts_ns"),
-                      ("dur_ns", "dur_ns"), ("pid", "pid"), ("tid", "tid"), ("python_id", "python_id"),
-                      ("parent_id", "parent_id"), ("module_id", "module_id")),
-    "annotations": (("file_id", "file_id"), ("ev", "ev"), ("cat", "ann_cat"), ("name", "name"),
-                    ("ts_ns", "ts_ns"), ("dur_ns", "ann_dur_ns"), ("pid", "pid"), ("tid", "tid"),
-                    ("external_id", "external_id"), ("stream", "ann_stream")),
-    "trace_meta": (("file_id", "file_id"), ("pid", "pid"), ("tid", "tid"), ("key", "name"),
-                   ("value", "meta_value")),
-}
+# Wide columns of events.sql that fill a table column of another name (the spec'd args are
+# mapped by argspec.wide_columns; every other column has its own name).
+_RENAMED = {("annotations", "cat"): "ann_cat", ("annotations", "dur_ns"): "ann_dur_ns", ("trace_meta", "key"): "name"}
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+@lru_cache(maxsize=1)
+def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each table's columns, in sql/schema order, as (column, column of the wide result)."""
+    wide = wide_columns() | _RENAMED
+    return {t: tuple((c, wide.get((t, c), c)) for c in schema_columns(t)) for t in TABLES}
 
 
-def events_sql(source: Path, variant: str) -> str:
-    """`sql/ingest/events.sql` reading `source`; absolute timestamps read digit for digit."""
-    join, ts_ns = ("", "us_to_ns(ts)") if variant == "relative" else \
-        (read_sql("ingest/ts_text.sql"), "ts_exact(ts_text, ts)")
-    sql = read_sql("ingest/events.sql").replace("{ts_text_join}", join).replace("{ts_ns}", ts_ns)
-    return sql.replace("{source}", _literal(source))
+@lru_cache(maxsize=2)
+def _template(variant: str) -> str:
+    timed = read_sql("ingest/ts_relative.sql" if variant == "relative" else "ingest/ts_text.sql")
+    parts = sql_parts() | {"timed": timed}
+    sql = read_sql("ingest/events.sql")
+    for name, text in parts.items():
+        sql = sql.replace("{" + name + "}", text)
+    return sql
+
+
+def events_sql(variant: str) -> str:
+    """`sql/ingest/events.sql` with its placeholders filled (parameters $source, $file_id):
+    absolute timestamps are read digit for digit (`ts_text.sql`), relative ones as doubles."""
+    return _template("relative" if variant == "relative" else "absolute")
 
 
 def _database() -> duckdb.DuckDBPyConnection:
@@ -129,7 +123,7 @@ class BatchParser:
         `variant` is the file's timestamp variant (`timestamps.detect_variant`): absolute
         timestamps need the exact DECIMAL conversion, relative ones are exact as doubles.
         """
-        wide = self.con.sql(events_sql(source, variant), params={"file_id": file_id}).to_arrow_table()
+        wide = self.con.sql(events_sql(variant), params={"source": str(source), "file_id": file_id}).to_arrow_table()
         if text is not None and doubtful(wide, text):
             raise Doubtful(str(source))
         return split(wide, batch_number << BATCH_SHIFT)
@@ -149,7 +143,7 @@ def split(wide: pa.Table, first: int) -> BatchResult:
     """Cut the wide per-event table into the warehouse tables; `first` is the ordinal of row 0."""
     result = BatchResult(events=wide.num_rows, categories=categories(wide))
     tbl = wide["tbl"]
-    for table, columns in COLUMNS.items():
+    for table, columns in table_columns().items():
         mask = pc.equal(tbl, table, memory_pool=POOL)
         if not pc.any(mask).as_py():
             continue

@@ -1,9 +1,11 @@
 """Turn a batch of parsed Kineto events into one Arrow table per warehouse table.
 
-Columns follow `sql/schema/*.sql`. ``ts_ns`` here is relative to the file's base time; the
-base is added when the spool is loaded into the warehouse (it may only be known at the end
-of the file). ``ev`` is an ordinal that grows with the event's position in the file. An
-event that breaks the rules of `limits.py` raises `BadEvent` naming it.
+Columns follow `sql/schema/*.sql`; the columns read from ``args`` are the entries of the
+event-argument spec (`pipeline/catalog/event_args.toml`, via `argspec.py`), from which the
+DuckDB path (`duckjson.py`) generates its projection too. ``ts_ns`` here is relative to the
+file's base time; the base is added when the spool is loaded into the warehouse (it may only
+be known at the end of the file). ``ev`` is an ordinal that grows with the event's position
+in the file. An event that breaks the rules of `limits.py` raises `BadEvent` naming it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.ingest.argspec import ArgSpec, for_table
 from pipeline.ingest.limits import MAX_DUR_NS, MAX_NAME_CHARS
 from pipeline.ingest.timestamps import BadNumber, to_ns
+from pipeline.store import schema_columns
 
 BATCH_SHIFT = 24  # ev = batch_number << 24 | index in batch
 
@@ -99,26 +103,14 @@ def _json_texts(values: list) -> pa.Array:
     return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
 
 
+_CONVERT = {"int": _ints, "json": _json_texts, "text": _texts}  # argspec type → values → Arrow array
+
+
 def _args(evs: list) -> list[dict]:
     out = [e.get("args") or {} for e in evs]
     for i, a in enumerate(out):
         if type(a) is not dict:
             raise BadEvent(f"{describe(evs[i])}: args is not an object ({type(a).__name__})")
-    return out
-
-
-def _arg(args: list[dict], *keys: str) -> list:
-    key, *rest = keys
-    if not rest:
-        return [a.get(key) for a in args]
-    out = []
-    for a in args:
-        value = a.get(key)
-        for alt in rest:
-            if value is not None:
-                break
-            value = a.get(alt)
-        out.append(value)
     return out
 
 
@@ -185,104 +177,81 @@ def _common(evs: list, ords: list, variant: str, file_id: int, complete: pa.Arra
     return cols
 
 
-def _fallback_int(primary: list, backup: list) -> list:
-    return [p if p is not None else _as_int(b) for p, b in zip(primary, backup)]
+def _arg_values(s: ArgSpec, evs: list, args: list[dict]) -> pa.Array:
+    """One spec entry's column: the first key whose value converts to a non-null value (as
+    DuckDB's coalesce over json_transform reads it), else the event's fallback field."""
+    convert = _CONVERT[s.type]
+    arrays = [convert([a.get(k) for a in args]) for k in s.keys]
+    if s.fallback:
+        arrays.append(_ints([e.get(s.fallback) for e in evs]))
+    values = arrays[0] if len(arrays) == 1 else pc.coalesce(*arrays)
+    if s.phase_cat is not None:
+        ph, cat = s.phase_cat
+        keep = pa.array([e.get("ph") == ph and e.get("cat") == cat for e in evs], pa.bool_())
+        values = pc.if_else(keep, values, pa.nulls(len(evs), values.type))
+    return values
 
 
-def _gpu_cols(evs: list, args: list[dict]) -> dict[str, pa.Array]:
-    return {
-        "stream": _ints(_fallback_int(_arg(args, "stream"), [e.get("tid") for e in evs])),
-        "device": _ints(_fallback_int(_arg(args, "device"), [e.get("pid") for e in evs])),
-        "correlation": _ints(_arg(args, "correlation")),
-        "external_id": _ints(_arg(args, "External id")),
-    }
+def _table(table: str, evs: list, args: list[dict], cols: dict[str, pa.Array]) -> pa.Table:
+    """`cols` plus the table's spec'd args (`pipeline/catalog/event_args.toml`), in sql/schema order."""
+    for s in for_table(table):
+        cols[s.column] = _arg_values(s, evs, args)
+    return pa.table({name: cols[name] for name in schema_columns(table)})
 
 
 def kernels_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table:
     args = _args(evs)
-    cols = _common(evs, ords, variant, file_id) | _gpu_cols(evs, args)
-    cols["grid"] = _json_texts(_arg(args, "grid"))
-    cols["block"] = _json_texts(_arg(args, "block"))
+    cols = _common(evs, ords, variant, file_id)
     cols["args"] = _json(args)
-    return pa.table(cols)
+    return _table("kernels", evs, args, cols)
 
 
 def memops_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table:
     args = _args(evs)
-    base = _common(evs, ords, variant, file_id)
-    kinds = ["memset" if e.get("cat") == "gpu_memset" else "memcpy" for e in evs]
-    cols = {"file_id": base.pop("file_id"), "ev": base.pop("ev"), "kind": pa.array(kinds, pa.string())}
-    cols |= base | _gpu_cols(evs, args)
-    cols["bytes"] = _ints(_arg(args, "bytes"))
+    cols = _common(evs, ords, variant, file_id)
+    cols["kind"] = pa.array(["memset" if e.get("cat") == "gpu_memset" else "memcpy" for e in evs], pa.string())
     cols["args"] = _json(args)
-    return pa.table(cols)
+    return _table("gpu_memops", evs, args, cols)
 
 
 def launches_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table:
     args = _args(evs)
-    base = _common(evs, ords, variant, file_id)
-    names = [e.get("name") or "" for e in evs]
-    return pa.table({
-        "file_id": base["file_id"], "ev": base["ev"],
-        "cat": _texts([e.get("cat") for e in evs]),
-        "name": base["name"], "ts_ns": base["ts_ns"], "dur_ns": base["dur_ns"],
-        "pid": base["pid"], "tid": base["tid"],
-        "correlation": _ints(_arg(args, "correlation")),
-        "external_id": _ints(_arg(args, "External id")),
-        "cbid": _ints(_arg(args, "cbid", "cid")),
-        "is_graph": pa.array(["GraphLaunch" in n for n in names], pa.bool_()),
-        "args": _json(args),
-    })
+    cols = _common(evs, ords, variant, file_id)
+    cols["cat"] = _texts([e.get("cat") for e in evs])
+    cols["is_graph"] = pa.array(["GraphLaunch" in (e.get("name") or "") for e in evs], pa.bool_())
+    cols["args"] = _json(args)
+    return _table("launches", evs, args, cols)
 
 
 def cpu_ops_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table:
     args = _args(evs)
     cols = _common(evs, ords, variant, file_id)
-    cols["external_id"] = _ints(_arg(args, "External id"))
-    cols["seq"] = _ints(_arg(args, "Sequence number"))
-    cols["input_dims"] = _json_texts(_arg(args, "Input Dims"))
     cols["args"] = _json(args)
-    return pa.table(cols)
+    return _table("cpu_ops", evs, args, cols)
 
 
 def python_frames_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table:
-    args = _args(evs)
-    cols = _common(evs, ords, variant, file_id)
-    cols["python_id"] = _ints(_arg(args, "Python id"))
-    cols["parent_id"] = _ints(_arg(args, "Python parent id"))
-    cols["module_id"] = _ints(_arg(args, "Python module id"))
-    return pa.table(cols)
+    return _table("python_frames", evs, _args(evs), _common(evs, ords, variant, file_id))
 
 
 def annotations_table(evs: list, ords: list, variant: str, file_id: int) -> pa.Table:
     args = _args(evs)
     complete = pa.array([e.get("ph") == "X" for e in evs], pa.bool_())
-    base = _common(evs, ords, variant, file_id, complete)
-    cats = [e.get("cat") if e.get("ph") == "X" else "instant" for e in evs]
-    streams = [a.get("stream") if c == "gpu_user_annotation" else None for a, c in zip(args, cats)]
-    dur = base["dur_ns"].fill_null(0)
-    return pa.table({
-        "file_id": base["file_id"], "ev": base["ev"], "cat": _texts(cats), "name": base["name"],
-        "ts_ns": base["ts_ns"], "dur_ns": dur, "pid": base["pid"], "tid": base["tid"],
-        "external_id": _ints(_arg(args, "External id")), "stream": _ints(streams),
-    })
+    cols = _common(evs, ords, variant, file_id, complete)
+    cols["cat"] = _texts([e.get("cat") if e.get("ph") == "X" else "instant" for e in evs])
+    cols["dur_ns"] = cols["dur_ns"].fill_null(0)
+    return _table("annotations", evs, args, cols)
 
 
 def meta_table(evs: list, file_id: int) -> pa.Table:
-    rows = []
-    for e, args in zip(evs, _args(evs)):
-        value = args.get("name", args.get("labels", args.get("sort_index")))
-        rows.append((e.get("pid"), e.get("tid"), e.get("name"), value))
-    cols = list(zip(*rows))
-    keys = _texts(list(cols[2]))
+    args = _args(evs)
+    keys = _texts([e.get("name") for e in evs])
     bad = _first(pc.greater(pc.utf8_length(keys), MAX_NAME_CHARS))
     if bad is not None:
         raise BadEvent(f"{describe(evs[bad])}: name longer than {MAX_NAME_CHARS:,} characters")
-    return pa.table({
-        "file_id": pa.array([file_id] * len(rows), pa.int64()),
-        "pid": _texts(list(cols[0])), "tid": _texts(list(cols[1])),
-        "key": keys, "value": _texts(list(cols[3])),
-    })
+    cols = {"file_id": pa.array([file_id] * len(evs), pa.int64()), "key": keys,
+            "pid": _texts([e.get("pid") for e in evs]), "tid": _texts([e.get("tid") for e in evs])}
+    return _table("trace_meta", evs, args, cols)
 
 
 BUILDERS = {

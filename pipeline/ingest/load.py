@@ -17,12 +17,13 @@ import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipeline.discover import TraceFile, TraceRoot
 from pipeline.ingest.merged import carry_split, split_merged
 from pipeline.ingest.parse import ParsedFile
-from pipeline.paths import safe_join
-from pipeline.store import file_id_for, file_tables, transaction
+from pipeline.paths import read_sql, safe_join
+from pipeline.store import file_id_for, run_statements, schema_columns, settle, transaction
 
 TRACE_FILE_COLUMNS = (
     "file_id", "root", "path", "framework", "model", "run", "role", "stage", "rank", "kind",
@@ -75,12 +76,22 @@ def _shifted(parts: list[pa.Table], table: str, base: int) -> pa.Table:
 
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
-    conn.register("_parsed_rows", rows)
-    try:
-        count = conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _parsed_rows").fetchone()
-    finally:
-        conn.unregister("_parsed_rows")
-    return count[0] if count else 0
+    """Insert Arrow `rows` into `table` (relation API: no SQL text), columns in the table's order."""
+    settle(conn).from_arrow(rows.select(list(schema_columns(table)))).insert_into(table)
+    return rows.num_rows
+
+
+def _insert_spooled(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, base: int) -> int:
+    """Insert one spooled table folder (`sql/ingest/spooled_rows.sql`: ts shifted by `base`)."""
+    pattern = str(folder / "*.parquet")
+    if table in NO_TS:
+        rel = settle(conn).from_parquet(pattern)
+    else:
+        rel = settle(conn).sql(read_sql("ingest/spooled_rows.sql"), params={"base": base, "path": pattern})
+    if tuple(rel.columns) != schema_columns(table):  # insert_into matches columns by position
+        raise ValueError(f"{folder}: spooled columns {rel.columns} are not those of {table}")
+    rel.insert_into(table)
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in folder.glob("*.parquet"))
 
 
 def _copy_rows(conn: duckdb.DuckDBPyConnection, loaded: list[ParsedFile], rows: dict[str, int]) -> None:
@@ -105,11 +116,7 @@ def _copy_rows(conn: duckdb.DuckDBPyConnection, loaded: list[ParsedFile], rows: 
             continue
         folders = parsed.spool.iterdir() if parsed.spool.is_dir() else ()  # none when no row was written
         for folder in sorted(p for p in folders if p.is_dir()):
-            table = folder.name
-            shift = "" if table in NO_TS else " REPLACE (ts_ns + ? AS ts_ns)"
-            params = ([] if table in NO_TS else [base]) + [str(folder / "*.parquet")]
-            count = conn.execute(f"INSERT INTO {table} BY NAME SELECT *{shift} FROM read_parquet(?)", params).fetchone()
-            rows[table] = rows.get(table, 0) + (count[0] if count else 0)
+            rows[folder.name] = rows.get(folder.name, 0) + _insert_spooled(conn, folder.name, folder, base)
     for table, tables in sorted(memory.items()):
         _flush(conn, table, tables, rows)
 
@@ -122,10 +129,7 @@ def _flush(conn: duckdb.DuckDBPyConnection, table: str, tables: list[pa.Table], 
 
 
 def _previous_ok(conn: duckdb.DuckDBPyConnection, root: str) -> dict[int, str]:
-    rows = conn.execute(
-        "SELECT file_id, path FROM trace_files WHERE root = ? AND status IN ('ok', 'stale')", [root]
-    ).fetchall()
-    return {fid: path for fid, path in rows}
+    return dict(conn.execute(read_sql("ingest/previous_files.sql"), [root]).fetchall())
 
 
 def _file_rows(root: TraceRoot, parsed: dict[str, ParsedFile | None], previous: dict[int, str],
@@ -157,7 +161,7 @@ def _file_rows(root: TraceRoot, parsed: dict[str, ParsedFile | None], previous: 
 
 def _replace_file_rows(conn: duckdb.DuckDBPyConnection, root: str, rows: list[tuple], keep: dict[int, str]) -> None:
     """Swap the root's `trace_files` rows for `rows`, the kept files' rows marked stale in place."""
-    conn.execute("DELETE FROM trace_files WHERE root = ? AND NOT list_contains(?, file_id)", [root, list(keep)])
+    conn.execute(read_sql("ingest/replace_root_files.sql"), [root, list(keep)])
     if keep:
         _update_stale(conn, keep)
     if rows:  # one Arrow insert: executemany costs ~1 ms a row
@@ -167,8 +171,7 @@ def _replace_file_rows(conn: duckdb.DuckDBPyConnection, root: str, rows: list[tu
 def _update_stale(conn: duckdb.DuckDBPyConnection, keep: dict[int, str]) -> None:
     conn.register("_kept", pa.table({"file_id": list(keep), "error": list(keep.values())}))
     try:
-        conn.execute("UPDATE trace_files SET status = 'stale', error = k.error FROM _kept k "
-                     "WHERE trace_files.file_id = k.file_id")
+        conn.execute(read_sql("ingest/mark_stale.sql"))
     finally:
         conn.unregister("_kept")
 
@@ -184,8 +187,8 @@ def load_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot,
     stale_ids = [fid for fid in previous if fid not in kept]
     loaded = [r for r in (parsed.get(tf.rel_path) for tf in root.files) if r is not None and r.status == "ok"]
     with transaction(conn):
-        for table in file_tables() if stale_ids else ():
-            conn.execute(f"DELETE FROM {table} WHERE list_contains(?, file_id)", [stale_ids])
+        if stale_ids:
+            run_statements(conn, "ingest/delete_files.sql", [stale_ids])  # every table keyed by file_id
         _replace_file_rows(conn, root.key, trace_rows, keep)
         summary.ok = len(loaded)
         _upsert_root(conn, root, summary)
@@ -209,9 +212,8 @@ def _status_of(root: TraceRoot, tf: TraceFile, result: ParsedFile | None) -> tup
 def _upsert_root(conn: duckdb.DuckDBPyConnection, root: TraceRoot, summary: LoadSummary) -> None:
     status = root.status if root.status != "ok" else ("ok" if summary.ok or not summary.errors else "error")
     reason = root.reason or ("; ".join(summary.errors[:3]) if status == "error" else None)
-    conn.execute("DELETE FROM trace_roots WHERE root = ?", [root.key])
     conn.execute(
-        "INSERT INTO trace_roots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        read_sql("ingest/upsert_root.sql"),
         [root.key, str(root.path), root.framework, root.model, root.run, root.fingerprint, status, reason,
          orjson.dumps(root.server_args).decode() if root.server_args else None, datetime.now(timezone.utc)],
     )

@@ -16,7 +16,8 @@ trace file per rank label:
 * rows whose pid carries no rank label (``[Unknown] …``, or no label at all) stay with the
   merged file, whose ``kernels`` count and ``note`` are updated.
 
-The SQL is ``sql/ingest/split_merged.sql``. Re-loading a root deletes the virtual files with
+The SQL is ``sql/ingest/split_merged.sql`` (the move, one statement per event table) and the
+``sql/ingest/merged_*.sql`` steps around it. Re-loading a root deletes the virtual files with
 the merged file's other rows; when a re-parse fails and the merged file's previous rows are kept
 (``stale``), its virtual files are kept too (``carry_split``).
 """
@@ -31,12 +32,11 @@ import orjson
 import pyarrow as pa
 
 from pipeline.paths import read_sql
-from pipeline.store import file_id_for
+from pipeline.store import file_id_for, run_statements, settle
 
 KIND = "merged_rank"
 _LABEL_RE = re.compile(r"^(?:TP|DP|PP|EP)\d+(?:-(?:TP|DP|PP|EP)\d+)*$")
 _PART_RE = re.compile(r"(TP|DP|PP|EP)(\d+)")
-_SECTION_RE = re.compile(r"^-- @(\w+)", re.M)
 
 
 @dataclass(frozen=True)
@@ -72,25 +72,6 @@ def split_pid(pid: str | None) -> tuple[RankLabel | None, str | None]:
     return None, pid
 
 
-def _sections() -> dict[str, str]:
-    text = read_sql("ingest/split_merged.sql")
-    marks = list(_SECTION_RE.finditer(text))
-    return {m.group(1): text[m.end(): nxt.start() if nxt else len(text)].split("\n", 1)[1].strip().rstrip(";")
-            for m, nxt in zip(marks, marks[1:] + [None])}
-
-
-def _pid_tables(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, bool]]:
-    """(table, has a device column) for every event table keyed by file_id that has a pid."""
-    rows = conn.execute(
-        "SELECT table_name, bool_or(column_name = 'device') FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal "
-        "AND table_name <> 'trace_files' "
-        "GROUP BY table_name HAVING bool_or(column_name = 'file_id') AND bool_or(column_name = 'pid') "
-        "ORDER BY table_name"
-    ).fetchall()
-    return [(r[0], bool(r[1])) for r in rows]
-
-
 def carry_split(conn: duckdb.DuckDBPyConnection, root: str, keep: set[int],
                 previous: dict[int, str]) -> list[tuple]:
     """``trace_files`` rows (all columns, table order) of the virtual files of kept merged files.
@@ -102,7 +83,7 @@ def carry_split(conn: duckdb.DuckDBPyConnection, root: str, keep: set[int],
     ids = [fid for fid, path in previous.items() if "#" in path and path.split("#", 1)[0] in kept_paths]
     if not ids:
         return []
-    cur = conn.execute("SELECT * FROM trace_files WHERE root = ? AND list_contains(?, file_id)", [root, ids])
+    cur = conn.execute(read_sql("ingest/merged_carry.sql"), [root, ids])
     cols = [d[0] for d in cur.description]
     rows = cur.fetchall()
     status, error = cols.index("status"), cols.index("error")
@@ -122,34 +103,27 @@ def split_merged(conn: duckdb.DuckDBPyConnection, root: str, carried: list[tuple
     ``carry_split``) are re-inserted first. Returns merged path → ranks it was split into.
     """
     if carried:
-        conn.executemany(f"INSERT INTO trace_files VALUES ({', '.join('?' * len(carried[0]))})", list(carried))
-    merged = conn.execute(
-        "SELECT file_id, path FROM trace_files WHERE root = ? AND kind = 'merged' AND status = 'ok' ORDER BY path",
-        [root],
-    ).fetchall()
-    if not merged:
-        return {}
-    sql = _sections()
-    tables = _pid_tables(conn)
+        names = settle(conn).table("trace_files").columns  # carry_split's rows hold every column, in order
+        rows = pa.table(dict(zip(names, map(list, zip(*carried)))))
+        conn.from_arrow(rows).insert_into("trace_files")
+    merged = conn.execute(read_sql("ingest/merged_files.sql"), [root]).fetchall()
     out: dict[str, list[int]] = {}
     for file_id, path in merged:
-        labels = _labels(conn, sql["labels"], tables, file_id)
+        labels = _labels(conn, file_id)
         if labels:
-            _split_one(conn, sql, tables, root, file_id, path, labels)
+            _split_one(conn, root, file_id, path, labels)
         out[path] = sorted({lab.tp for lab in labels if lab.tp is not None})
     return out
 
 
-def _labels(conn: duckdb.DuckDBPyConnection, query: str, tables: list[tuple[str, bool]], file_id: int) -> list[RankLabel]:
-    found: set[str] = set()
-    for table, _ in tables:
-        found.update(r[0] for r in conn.execute(query.replace("{table}", table), [file_id]).fetchall() if r[0])
+def _labels(conn: duckdb.DuckDBPyConnection, file_id: int) -> list[RankLabel]:
+    rows = conn.execute(read_sql("ingest/merged_labels.sql"), {"file_id": file_id}).fetchall()
+    found = {r[0] for r in rows if r[0]}
     labels = [lab for lab in map(parse_label, sorted(found)) if lab is not None and lab.tp is not None]
     return sorted(labels, key=lambda lab: (lab.tp, lab.dp or 0, lab.pp or 0, lab.ep or 0, lab.label))
 
 
-def _split_one(conn: duckdb.DuckDBPyConnection, sql: dict[str, str], tables: list[tuple[str, bool]], root: str,
-               file_id: int, path: str, labels: list[RankLabel]) -> None:
+def _split_one(conn: duckdb.DuckDBPyConnection, root: str, file_id: int, path: str, labels: list[RankLabel]) -> None:
     paths = [f"{path}#{lab.label}" for lab in labels]
     split = pa.table({
         "file_id": pa.array([file_id] * len(labels), pa.int64()),
@@ -161,18 +135,14 @@ def _split_one(conn: duckdb.DuckDBPyConnection, sql: dict[str, str], tables: lis
         "info": pa.array([orjson.dumps({"from": path, "label": f"[{lab.label}]", "tp": lab.tp, "dp": lab.dp,
                                         "pp": lab.pp, "ep": lab.ep}).decode() for lab in labels], pa.string()),
     })
-    conn.register("_merged_split_arrow", split)
+    conn.register("_merged_split", split)
     try:
-        conn.execute("CREATE OR REPLACE TEMP TABLE _merged_split AS SELECT * FROM _merged_split_arrow")
-        for table, has_device in tables:
-            conn.execute(sql["move_gpu" if has_device else "move"].replace("{table}", table))
-            conn.execute(sql["drop"].replace("{table}", table))
-        conn.execute(sql["children"])
-        left = conn.execute("SELECT count(*) FROM kernels WHERE file_id = ?", [file_id]).fetchone()[0]
+        run_statements(conn, "ingest/split_merged.sql", [])  # every event table with a pid
+        conn.execute(read_sql("ingest/merged_children.sql"))
+        left = conn.execute(read_sql("ingest/merged_left.sql"), [file_id]).fetchone()[0]
         note = (f"SGLang merged trace split by pid label into {len(labels)} per-rank files "
                 f"({', '.join('#' + lab.label for lab in labels)})"
                 + (f"; {left} kernels without a rank label stay here" if left else ""))
-        conn.execute(sql["parent"], [file_id, note, file_id])
+        conn.execute(read_sql("ingest/merged_parent.sql"), [file_id, note, file_id])
     finally:
-        conn.execute("DROP TABLE IF EXISTS _merged_split")
-        conn.unregister("_merged_split_arrow")
+        conn.unregister("_merged_split")
