@@ -20,6 +20,18 @@ SGLANG_BUNDLE = "sglang/Qwen3-8B"
 
 
 @pytest.fixture(autouse=True)
+def _no_stale_defs_state_storage():
+    """Dagster 1.13 keeps the current defs-state storage in a context variable; a test whose instance
+    was closed can leave it pointing at the dead instance, and the next `materialize` then fails
+    ("undefined DagsterInstance weakref"). Each test starts without one."""
+    from dagster._core.storage.defs_state import base
+
+    token = base._current_storage.set(None)
+    yield
+    base._current_storage.reset(token)
+
+
+@pytest.fixture(autouse=True)
 def dagster_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """Isolated DAGSTER_HOME (the repo's dagster.instance.yaml template: telemetry off) and state dir."""
     home = tmp_path / "dagster_home"
