@@ -5,7 +5,9 @@ is cut at event boundaries — a closing brace, a comma and an opening brace fol
 quoted key, which cannot occur inside a JSON string — so every batch is a comma-separated
 run of complete event objects that `orjson` parses on its own. Memory stays bounded by the
 chunk size whatever the file size. The top-level keys before and after the array are
-collected into `header`. Every byte is looked at a bounded number of times (the header scan
+collected into `header`, whatever they hold: a key of that name nested in a value before the
+array is skipped, and no cut lands after the array's end (`events_end`), where lists of
+objects look like events. Every byte is looked at a bounded number of times (the header scan
 searches only what arrived since the last read), and absurd sizes are refused with a
 message: a header over MAX_HEADER_BYTES before the array, one event (or the document's end)
 over MAX_EVENT_BYTES.
@@ -28,6 +30,8 @@ _KEY = b'"traceEvents"'
 _KEY_RE = re.compile(rb'"traceEvents"\s*:\s*\[')
 _KEY_PENDING_RE = re.compile(rb'"traceEvents"\s*(?::\s*)?\Z')  # the key, its ':' and '[' still to come
 _NAME_RE = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.){0,80})')
+_LAST_CLOSE_RE = re.compile(rb"\}[ \t\r\n]*\]")  # how the events array ends: its last event's '}', a ']'
+_TOKEN_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # a whole string, or a bracket outside strings
 _WS = b" \t\r\n"
 # Longest header we accept before the events array starts (Kineto's are a few KiB per GPU).
 MAX_HEADER_BYTES = 64 << 20
@@ -94,6 +98,7 @@ def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState, chunk_bytes
     Linear in the header's size: the buffer grows in place and each read is searched once
     (from where the previous search stopped, less the key's length)."""
     buf, start, searched = bytearray(), -1, 0
+    nest = [-1, 0]  # bracket scan of the header, only once a key is nested: [position, depth]
     while True:
         chunk = _read(fh, path, min(chunk_bytes, READ_BYTES))
         state.bytes_in += len(chunk)
@@ -112,14 +117,44 @@ def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState, chunk_bytes
             if buf[start:start + 1] != b"{":
                 raise TraceReadError(f"{path}: not a JSON object or array (starts with {bytes(buf[start:start + 20])!r})")
         found, searched = _find_key(buf, searched)
-        if found is not None:
-            state.header = _header_from_prefix(bytes(buf[start:found.start()]), path)
-            return bytes(buf[found.end():]).lstrip(_WS)
+        while found is not None:
+            header = _top_level_header(buf, start, found.start(), path, nest)
+            if header is not None:
+                state.header = header
+                return bytes(buf[found.end():]).lstrip(_WS)
+            found, searched = _find_key(buf, found.end())  # that key was nested in a value
         if len(buf) > MAX_HEADER_BYTES:
             raise TraceReadError(f"{path}: no traceEvents array in the first {MAX_HEADER_BYTES >> 20} MiB "
                                  "(a header that large is not a Kineto trace's)")
         if not chunk:
             raise TraceReadError(f"{path}: no traceEvents array found (not a Kineto trace)")
+
+
+def _top_level_header(buf: bytearray, start: int, key: int, path: Path, nest: list[int]) -> dict | None:
+    """The header before the ``"traceEvents"`` key at `key`; None when that key is nested in a
+    header value. The first key is taken when the text before it parses (the usual case: no
+    scan); otherwise, and for every later key, the bracket depth decides (a linear scan)."""
+    if nest[0] < 0:
+        try:
+            return _header_from_prefix(bytes(buf[start:key]), path)
+        except TraceReadError:
+            nest[:] = [start, 0]
+            if _depth_at(buf, nest, key) == 1:
+                raise
+            return None
+    return _header_from_prefix(bytes(buf[start:key]), path) if _depth_at(buf, nest, key) == 1 else None
+
+
+def _depth_at(buf: bytearray, nest: list[int], at: int) -> int:
+    """Bracket depth outside strings at `at` (a key's opening quote), going on from where the
+    scan in `nest` stopped: each byte is scanned once."""
+    pos, depth = nest
+    for token in _TOKEN_RE.finditer(buf, pos, at):
+        char = buf[token.start()]
+        if char != 0x22:  # '"'
+            depth += 1 if char in b"[{" else -1
+    nest[:] = [at, depth]
+    return depth
 
 
 def _find_key(buf: bytearray, searched: int) -> tuple[re.Match | None, int]:
@@ -165,6 +200,42 @@ def find_split(buf: bytes, end: int | None = None) -> tuple[int, int] | None:
             return close + 1, pos
 
 
+def events_end(buf: bytes, stop: int) -> int | None:
+    """Index of the ']' that closes the events array within ``buf[:stop]``, or None; `buf`
+    starts where an event (or the array's end) starts.
+
+    After the array may come any top-level key, and a list of objects there holds ``}, {"``
+    like the events do, so a cut must stop at the array's end. The array ends with its last
+    event's '}' and a ']'; where no such pair comes before `stop` (none inside any real event:
+    one regex search, ~0.35 ms per MB) it goes on past `stop`. Otherwise a bracket scan that
+    skips strings decides (~25 ms per MB; run when the array ends in `buf`, or an event holds
+    a list of objects)."""
+    if buf[:1] == b"]":
+        return 0
+    if _LAST_CLOSE_RE.search(buf, 0, stop) is None:
+        return None
+    depth = 0
+    for token in _TOKEN_RE.finditer(buf):
+        at = token.start()
+        if at >= stop:
+            break
+        char = buf[at]
+        if char != 0x22:  # '"'
+            depth += 1 if char in b"[{" else -1
+            if depth < 0:
+                return at
+    return None
+
+
+def _events_split(buf: bytes, limit: int) -> tuple[int, int] | None:
+    """`find_split` before `limit` (else anywhere), never after the events array's end."""
+    split = find_split(buf, limit) or find_split(buf)
+    if split is None:
+        return None
+    end = events_end(buf, split[0])
+    return split if end is None else find_split(buf, end)
+
+
 def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None) -> Iterator[Batch]:
     """Yield event batches of roughly `chunk_bytes`; the last batch is the tail.
 
@@ -181,8 +252,8 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
             buf, eof = _fill(fh, path, state, buf, chunk_bytes)
             if eof:
                 break
-            split = find_split(buf, chunk_bytes) or find_split(buf)
-            if split is None:  # no boundary yet: one huge event; keep reading
+            split = _events_split(buf, chunk_bytes)
+            if split is None:  # no boundary yet: one huge event (or the document's end); keep reading
                 if len(buf) > MAX_EVENT_BYTES:
                     raise TraceReadError(_huge_event(path, buf, offset))
                 chunk_bytes *= 2
@@ -224,11 +295,12 @@ def split_tail(batch: Batch) -> tuple[Batch | None, Batch]:
 
     The first part is a plain middle batch (None when the tail holds a single event); the
     second keeps ``tail=True`` for `parse_tail`; its `first_index` is set by the caller once
-    the first part's event count is known. If the document's end
-    itself contains an event-like boundary, the first part is not valid on its own and the
-    caller falls back to parsing the whole tail.
+    the first part's event count is known. The cut is the last boundary before the events
+    array's end (`events_end`): lists of objects after the array are no events.
     """
     split = find_split(batch.data)
+    if split is not None and (end := events_end(batch.data, split[0])) is not None:
+        split = find_split(batch.data, end)
     if split is None:
         return None, batch
     head_end, next_start = split
