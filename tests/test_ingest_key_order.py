@@ -213,3 +213,19 @@ def test_the_array_end_is_found_past_strings_and_nested_lists() -> None:
     assert reader.events_end(batch, batch.index(b"\n ]")) is None  # the end is past `stop`
     assert reader.events_end(b'{"a": [{"b": 1}]}, {"c": 2}', 27) is None  # a list of objects inside an event
     assert reader.events_end(b'] , "x": [{"y": 1}, {"y": 2}]}', 30) == 0
+
+
+def test_a_traceEvents_key_inside_a_header_value_is_skipped_across_reads(tmp_path: Path, monkeypatch) -> None:
+    kernel = {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": 1.5, "dur": 0.5}
+    header = {"meta": {"traceEvents": [{"ph": "X"}]}, "pad": "x" * 5000, "more": [{"traceEvents": []}, "]}"]}
+    doc = orjson.dumps({**header, "traceEvents": [kernel], "after": [{"a": 1}, {"b": 2}]})
+    path = tmp_path / "nested.json"
+    path.write_bytes(doc)
+    monkeypatch.setattr(reader, "READ_BYTES", 1000)  # the keys arrive over several reads
+    parsed = parse_file(path, 1, tmp_path / "spool", workers=1, in_memory=True)
+    assert (parsed.status, parsed.events, parsed.kernels) == ("ok", 1, 1), parsed.error
+    assert parsed.header == {**header, "after": [{"a": 1}, {"b": 2}]}
+    broken = tmp_path / "broken.json"  # a header that does not parse is still refused as such
+    broken.write_bytes(b'{"a": {"traceEvents": []} "b": 2, "traceEvents": [' + orjson.dumps(kernel) + b"]}")
+    parsed = parse_file(broken, 1, tmp_path / "spool2", workers=1, in_memory=True)
+    assert parsed.status == "error" and f"{broken}: invalid JSON before traceEvents" in parsed.error
