@@ -6,11 +6,13 @@ quoted key, which cannot occur inside a JSON string — so every batch is a comm
 run of complete event objects that `orjson` parses on its own. Memory stays bounded by the
 chunk size whatever the file size. The top-level keys before and after the array are
 collected into `header`, whatever they hold: a key of that name nested in a value before the
-array is skipped, and no cut lands after the array's end (`events_end`), where lists of
-objects look like events. Every byte is looked at a bounded number of times (the header scan
-searches only what arrived since the last read), and absurd sizes are refused with a
-message: a header over MAX_HEADER_BYTES before the array, one event (or the document's end)
-over MAX_EVENT_BYTES.
+array is skipped. After the array, a list of objects holds event boundaries too: a cut there
+makes a middle batch that holds the array's end, which no converter accepts; its failure
+says where the array ends (`ArrayEndInBatch`) and the file is read again, cut before it
+(`iter_batches(array_end=…)`), so no check costs anything on a file that parses. Every byte
+is looked at a bounded number of times (the header scan searches only what arrived since
+the last read), and absurd sizes are refused with a message: a header over MAX_HEADER_BYTES
+before the array, one event (or the document's end) over MAX_EVENT_BYTES.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ _KEY = b'"traceEvents"'
 _KEY_RE = re.compile(rb'"traceEvents"\s*:\s*\[')
 _KEY_PENDING_RE = re.compile(rb'"traceEvents"\s*(?::\s*)?\Z')  # the key, its ':' and '[' still to come
 _NAME_RE = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.){0,80})')
-_LAST_CLOSE_RE = re.compile(rb"\}[ \t\r\n]*\]")  # how the events array ends: its last event's '}', a ']'
 _TOKEN_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # a whole string, or a bracket outside strings
 _WS = b" \t\r\n"
 # Longest header we accept before the events array starts (Kineto's are a few KiB per GPU).
@@ -41,6 +42,15 @@ MAX_EVENT_BYTES = 64 << 20
 
 class TraceReadError(Exception):
     """A trace file could not be read; the message names the file and the problem."""
+
+
+class ArrayEndInBatch(TraceReadError):
+    """A middle batch is not valid JSON because the events array ends inside it, at decompressed
+    byte `end` (a cut landed in a list of objects after the array): read again, cut before it."""
+
+    def __init__(self, message: str, end: int):
+        super().__init__(message)
+        self.end = end
 
 
 @dataclass
@@ -200,44 +210,33 @@ def find_split(buf: bytes, end: int | None = None) -> tuple[int, int] | None:
             return close + 1, pos
 
 
-def events_end(buf: bytes, stop: int) -> int | None:
-    """Index of the ']' that closes the events array within ``buf[:stop]``, or None; `buf`
-    starts where an event (or the array's end) starts.
-
-    After the array may come any top-level key, and a list of objects there holds ``}, {"``
-    like the events do, so a cut must stop at the array's end. The array ends with its last
-    event's '}' and a ']'; where no such pair comes before `stop` (none inside any real event:
-    one regex search, ~0.35 ms per MB) it goes on past `stop`. Otherwise a bracket scan that
-    skips strings decides (~25 ms per MB; run when the array ends in `buf`, or an event holds
-    a list of objects)."""
-    if buf[:1] == b"]":
-        return 0
-    if _LAST_CLOSE_RE.search(buf, 0, stop) is None:
-        return None
+def array_close(data: bytes) -> int | None:
+    """Index of the first ']' or '}' outside strings that closes more than `data` opened (for a
+    batch: where the events array ends), or None. A bracket scan, ~25 ms per MB: run only on a
+    batch that failed to parse."""
     depth = 0
-    for token in _TOKEN_RE.finditer(buf):
-        at = token.start()
-        if at >= stop:
-            break
-        char = buf[at]
+    for token in _TOKEN_RE.finditer(data):
+        char = data[token.start()]
         if char != 0x22:  # '"'
             depth += 1 if char in b"[{" else -1
             if depth < 0:
-                return at
+                return token.start()
     return None
 
 
-def _events_split(buf: bytes, limit: int) -> tuple[int, int] | None:
-    """`find_split` before `limit` (else anywhere), never after the events array's end."""
-    split = find_split(buf, limit) or find_split(buf)
-    if split is None:
-        return None
-    end = events_end(buf, split[0])
-    return split if end is None else find_split(buf, end)
+def _split_before(buf: bytes, limit: int, end: int | None) -> tuple[int, int] | None:
+    """`find_split` before `limit` (else anywhere), and before index `end` when that is in `buf`."""
+    if end is not None and end < len(buf):
+        return find_split(buf, min(limit, end)) or find_split(buf, end)
+    return find_split(buf, limit) or find_split(buf)
 
 
-def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None) -> Iterator[Batch]:
+def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None,
+                 array_end: int | None = None) -> Iterator[Batch]:
     """Yield event batches of roughly `chunk_bytes`; the last batch is the tail.
+
+    `array_end` (decompressed offset of the events array's ']', from `ArrayEndInBatch`): no
+    middle batch goes past it. Unknown on a first read, where such a batch fails to parse.
 
     The tail batch (``Batch.tail``) holds the remaining events *and* the rest of
     the document (``] , "key": value … }``); `parse_tail` handles it.
@@ -252,7 +251,7 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
             buf, eof = _fill(fh, path, state, buf, chunk_bytes)
             if eof:
                 break
-            split = _events_split(buf, chunk_bytes)
+            split = _split_before(buf, chunk_bytes, None if array_end is None else array_end - offset)
             if split is None:  # no boundary yet: one huge event (or the document's end); keep reading
                 if len(buf) > MAX_EVENT_BYTES:
                     raise TraceReadError(_huge_event(path, buf, offset))
@@ -295,12 +294,12 @@ def split_tail(batch: Batch) -> tuple[Batch | None, Batch]:
 
     The first part is a plain middle batch (None when the tail holds a single event); the
     second keeps ``tail=True`` for `parse_tail`; its `first_index` is set by the caller once
-    the first part's event count is known. The cut is the last boundary before the events
-    array's end (`events_end`): lists of objects after the array are no events.
+    the first part's event count is known. If the document's end
+    itself contains an event-like boundary (a list of objects after the array), the first part
+    holds the array's end and is not valid on its own (`limits.too_deep` keeps it from DuckDB):
+    the caller then parses the whole tail with orjson.
     """
     split = find_split(batch.data)
-    if split is not None and (end := events_end(batch.data, split[0])) is not None:
-        split = find_split(batch.data, end)
     if split is None:
         return None, batch
     head_end, next_start = split
@@ -315,7 +314,9 @@ def parse_events(batch: Batch, path: Path) -> list:
         return orjson.loads(b"[" + batch.data + b"]")
     except orjson.JSONDecodeError as exc:
         where = batch.offset + max(exc.pos - 1, 0)
-        raise TraceReadError(f"{path}: invalid JSON near byte {where}: {exc.msg}") from exc
+        message = f"{path}: invalid JSON near byte {where}: {exc.msg}"
+        end = array_close(batch.data)
+        raise (TraceReadError(message) if end is None else ArrayEndInBatch(message, batch.offset + end)) from exc
 
 
 def parse_tail(batch: Batch, path: Path, bare: bool = False) -> tuple[list, dict]:
