@@ -5,7 +5,7 @@ is cut at event boundaries — a closing brace, a comma and an opening brace fol
 quoted key, which cannot occur inside a JSON string — so every batch is a comma-separated
 run of complete event objects that `orjson` parses on its own. Memory stays bounded by the
 chunk size whatever the file size. The top-level keys before and after the array are
-collected into `header`, whatever they hold: a key of that name nested in a value before the
+collected into `header`, whatever they hold: a `traceEvents` key nested in a value before the
 array is skipped. After the array, a list of objects holds event boundaries too: a cut there
 makes a middle batch that holds the array's end, which no converter accepts; its failure
 says where the array ends (`ArrayEndInBatch`) and the file is read again, cut before it
