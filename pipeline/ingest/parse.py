@@ -35,7 +35,7 @@ from pipeline.ingest.duckjson import Doubtful, prepare, settle, thread_parser
 from pipeline.ingest.events import BadEvent, BatchResult, convert
 from pipeline.ingest.limits import too_deep
 from pipeline.ingest.reader import (
-    Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
+    ArrayEndInBatch, Batch, ReaderState, TraceReadError, iter_batches, parse_events, parse_tail, split_tail,
 )
 from pipeline.ingest.timestamps import detect_variant, quote_times
 from pipeline.paths import safe_join
@@ -179,8 +179,19 @@ def convert_any(path: str, batch: Batch, variant: str, file_id: int, out: str, b
     return [done, convert_batch(path, rest, variant, file_id, out, bare, keep)]
 
 
+def _read_batches(parsed: ParsedFile, *args) -> list[_BatchOut]:
+    """`_run_batches`; again, cut before the events array's end, when a middle batch went past
+    it (`ArrayEndInBatch`: a cut in a list of objects after the array). Read once otherwise."""
+    try:
+        return _run_batches(parsed, *args)
+    except ArrayEndInBatch as exc:
+        shutil.rmtree(parsed.spool, ignore_errors=True)
+        return _run_batches(parsed, *args, array_end=exc.end)
+
+
 def _run_batches(parsed: ParsedFile, workers: int, progress: Progress | None, keep: bool,
-                 chunk_bytes: int | None = None, stop: threading.Event | None = None) -> list[_BatchOut]:
+                 chunk_bytes: int | None = None, stop: threading.Event | None = None,
+                 array_end: int | None = None) -> list[_BatchOut]:
     state = ReaderState()
     outs: list[_BatchOut] = []
     variant: str | None = None
@@ -188,7 +199,7 @@ def _run_batches(parsed: ParsedFile, workers: int, progress: Progress | None, ke
     pool = cf.ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     pending: list[cf.Future] = []
     try:
-        for batch in iter_batches(parsed.path, state, chunk_bytes):
+        for batch in iter_batches(parsed.path, state, chunk_bytes, array_end):
             if stop is not None and stop.is_set():
                 raise Cancelled(str(parsed.path))
             if variant is None:
@@ -297,7 +308,7 @@ def _parse_into(parsed: ParsedFile, workers: int, progress: Progress | None, in_
     # A mid-size file is cut into one batch per thread (each DuckDB query costs ~7 ms to plan).
     chunk = None if workers == 1 else min(reader.CHUNK_BYTES, max(2 * DUCKDB_MIN_BYTES, estimate // workers))
     try:
-        _finish(parsed, _run_batches(parsed, workers, progress, in_memory, chunk, stop))
+        _finish(parsed, _read_batches(parsed, workers, progress, in_memory, chunk, stop))
         _check_base_time(parsed)
     except TraceReadError as exc:
         parsed.status, parsed.error = "error", str(exc)

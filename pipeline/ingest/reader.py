@@ -5,10 +5,14 @@ is cut at event boundaries — a closing brace, a comma and an opening brace fol
 quoted key, which cannot occur inside a JSON string — so every batch is a comma-separated
 run of complete event objects that `orjson` parses on its own. Memory stays bounded by the
 chunk size whatever the file size. The top-level keys before and after the array are
-collected into `header`. Every byte is looked at a bounded number of times (the header scan
-searches only what arrived since the last read), and absurd sizes are refused with a
-message: a header over MAX_HEADER_BYTES before the array, one event (or the document's end)
-over MAX_EVENT_BYTES.
+collected into `header`, whatever they hold: a `traceEvents` key nested in a value before the
+array is skipped. After the array, a list of objects holds event boundaries too: a cut there
+makes a middle batch that holds the array's end, which no converter accepts; its failure
+says where the array ends (`ArrayEndInBatch`) and the file is read again, cut before it
+(`iter_batches(array_end=…)`), so no check costs anything on a file that parses. Every byte
+is looked at a bounded number of times (the header scan searches only what arrived since
+the last read), and absurd sizes are refused with a message: a header over MAX_HEADER_BYTES
+before the array, one event (or the document's end) over MAX_EVENT_BYTES.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ _KEY = b'"traceEvents"'
 _KEY_RE = re.compile(rb'"traceEvents"\s*:\s*\[')
 _KEY_PENDING_RE = re.compile(rb'"traceEvents"\s*(?::\s*)?\Z')  # the key, its ':' and '[' still to come
 _NAME_RE = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.){0,80})')
+_TOKEN_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # a whole string, or a bracket outside strings
 _WS = b" \t\r\n"
 # Longest header we accept before the events array starts (Kineto's are a few KiB per GPU).
 MAX_HEADER_BYTES = 64 << 20
@@ -37,6 +42,15 @@ MAX_EVENT_BYTES = 64 << 20
 
 class TraceReadError(Exception):
     """A trace file could not be read; the message names the file and the problem."""
+
+
+class ArrayEndInBatch(TraceReadError):
+    """A middle batch is not valid JSON because the events array ends inside it, at decompressed
+    byte `end` (a cut landed in a list of objects after the array): read again, cut before it."""
+
+    def __init__(self, message: str, end: int):
+        super().__init__(message)
+        self.end = end
 
 
 @dataclass
@@ -94,6 +108,7 @@ def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState, chunk_bytes
     Linear in the header's size: the buffer grows in place and each read is searched once
     (from where the previous search stopped, less the key's length)."""
     buf, start, searched = bytearray(), -1, 0
+    nest = [-1, 0]  # bracket scan of the header, only once a key is nested: [position, depth]
     while True:
         chunk = _read(fh, path, min(chunk_bytes, READ_BYTES))
         state.bytes_in += len(chunk)
@@ -112,14 +127,44 @@ def _find_events_start(fh: BinaryIO, path: Path, state: ReaderState, chunk_bytes
             if buf[start:start + 1] != b"{":
                 raise TraceReadError(f"{path}: not a JSON object or array (starts with {bytes(buf[start:start + 20])!r})")
         found, searched = _find_key(buf, searched)
-        if found is not None:
-            state.header = _header_from_prefix(bytes(buf[start:found.start()]), path)
-            return bytes(buf[found.end():]).lstrip(_WS)
+        while found is not None:
+            header = _top_level_header(buf, start, found.start(), path, nest)
+            if header is not None:
+                state.header = header
+                return bytes(buf[found.end():]).lstrip(_WS)
+            found, searched = _find_key(buf, found.end())  # that key was nested in a value
         if len(buf) > MAX_HEADER_BYTES:
             raise TraceReadError(f"{path}: no traceEvents array in the first {MAX_HEADER_BYTES >> 20} MiB "
                                  "(a header that large is not a Kineto trace's)")
         if not chunk:
             raise TraceReadError(f"{path}: no traceEvents array found (not a Kineto trace)")
+
+
+def _top_level_header(buf: bytearray, start: int, key: int, path: Path, nest: list[int]) -> dict | None:
+    """The header before the ``"traceEvents"`` key at `key`; None when that key is nested in a
+    header value. The first key is taken when the text before it parses (the usual case: no
+    scan); otherwise, and for every later key, the bracket depth decides (a linear scan)."""
+    if nest[0] < 0:
+        try:
+            return _header_from_prefix(bytes(buf[start:key]), path)
+        except TraceReadError:
+            nest[:] = [start, 0]
+            if _depth_at(buf, nest, key) == 1:
+                raise
+            return None
+    return _header_from_prefix(bytes(buf[start:key]), path) if _depth_at(buf, nest, key) == 1 else None
+
+
+def _depth_at(buf: bytearray, nest: list[int], at: int) -> int:
+    """Bracket depth outside strings at `at` (a key's opening quote), going on from where the
+    scan in `nest` stopped: each byte is scanned once."""
+    pos, depth = nest
+    for token in _TOKEN_RE.finditer(buf, pos, at):
+        char = buf[token.start()]
+        if char != 0x22:  # '"'
+            depth += 1 if char in b"[{" else -1
+    nest[:] = [at, depth]
+    return depth
 
 
 def _find_key(buf: bytearray, searched: int) -> tuple[re.Match | None, int]:
@@ -165,8 +210,33 @@ def find_split(buf: bytes, end: int | None = None) -> tuple[int, int] | None:
             return close + 1, pos
 
 
-def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None) -> Iterator[Batch]:
+def array_close(data: bytes) -> int | None:
+    """Index of the first ']' or '}' outside strings that closes more than `data` opened (for a
+    batch: where the events array ends), or None. A bracket scan, ~25 ms per MB: run only on a
+    batch that failed to parse."""
+    depth = 0
+    for token in _TOKEN_RE.finditer(data):
+        char = data[token.start()]
+        if char != 0x22:  # '"'
+            depth += 1 if char in b"[{" else -1
+            if depth < 0:
+                return token.start()
+    return None
+
+
+def _split_before(buf: bytes, limit: int, end: int | None) -> tuple[int, int] | None:
+    """`find_split` before `limit` (else anywhere), and before index `end` when that is in `buf`."""
+    if end is not None and end < len(buf):
+        return find_split(buf, min(limit, end)) or find_split(buf, end)
+    return find_split(buf, limit) or find_split(buf)
+
+
+def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None,
+                 array_end: int | None = None) -> Iterator[Batch]:
     """Yield event batches of roughly `chunk_bytes`; the last batch is the tail.
+
+    `array_end` (decompressed offset of the events array's ']', from `ArrayEndInBatch`): no
+    middle batch goes past it. Unknown on a first read, where such a batch fails to parse.
 
     The tail batch (``Batch.tail``) holds the remaining events *and* the rest of
     the document (``] , "key": value … }``); `parse_tail` handles it.
@@ -181,8 +251,8 @@ def iter_batches(path: Path, state: ReaderState, chunk_bytes: int | None = None)
             buf, eof = _fill(fh, path, state, buf, chunk_bytes)
             if eof:
                 break
-            split = find_split(buf, chunk_bytes) or find_split(buf)
-            if split is None:  # no boundary yet: one huge event; keep reading
+            split = _split_before(buf, chunk_bytes, None if array_end is None else array_end - offset)
+            if split is None:  # no boundary yet: one huge event (or the document's end); keep reading
                 if len(buf) > MAX_EVENT_BYTES:
                     raise TraceReadError(_huge_event(path, buf, offset))
                 chunk_bytes *= 2
@@ -225,8 +295,9 @@ def split_tail(batch: Batch) -> tuple[Batch | None, Batch]:
     The first part is a plain middle batch (None when the tail holds a single event); the
     second keeps ``tail=True`` for `parse_tail`; its `first_index` is set by the caller once
     the first part's event count is known. If the document's end
-    itself contains an event-like boundary, the first part is not valid on its own and the
-    caller falls back to parsing the whole tail.
+    itself contains an event-like boundary (a list of objects after the array), the first part
+    holds the array's end and is not valid on its own (`limits.too_deep` keeps it from DuckDB):
+    the caller then parses the whole tail with orjson.
     """
     split = find_split(batch.data)
     if split is None:
@@ -243,7 +314,9 @@ def parse_events(batch: Batch, path: Path) -> list:
         return orjson.loads(b"[" + batch.data + b"]")
     except orjson.JSONDecodeError as exc:
         where = batch.offset + max(exc.pos - 1, 0)
-        raise TraceReadError(f"{path}: invalid JSON near byte {where}: {exc.msg}") from exc
+        message = f"{path}: invalid JSON near byte {where}: {exc.msg}"
+        end = array_close(batch.data)
+        raise (TraceReadError(message) if end is None else ArrayEndInBatch(message, batch.offset + end)) from exc
 
 
 def parse_tail(batch: Batch, path: Path, bare: bool = False) -> tuple[list, dict]:
