@@ -139,9 +139,10 @@ class Collectives:
 
     def run(self, part, done: dict) -> dict:
         rank = part.ranks[0] if len(part.ranks) == 1 and not part.unranked else None
-        every = _rows(part.siblings if part.siblings is not None and part.ctx.rank_of else part.table)
+        siblings = part.siblings is not None and part.ctx.rank_of
+        every = _rows(part.siblings if siblings else part.table)
         coll, out = self._fields(every, part, rank, done)
-        groups = _by_rank(every, part.ctx.rank_of) if part.ctx.rank_of else {None: _rows(part.table)}
+        groups = _by_rank(every, part.ctx.rank_of) if part.ctx.rank_of else {None: every}
         out["host_bound"] = host_bound(groups, rank, coll.matched, window_ns=done["summary"]["window_ns"],
                                        idle_ns=done["idle_ns"], launch_bound_ns=done["launch_bound_ns"])
         return out

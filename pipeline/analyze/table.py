@@ -46,8 +46,15 @@ def columns_of(records: Sequence[dict], keys: Sequence[str]) -> list[Sequence[An
         if len(keys) == 1:
             return [list(map(itemgetter(keys[0]), records))]
         return list(zip(*map(itemgetter(*keys), records)))
+    except KeyError:  # some records lack some keys: the fast path per key, `get` only where it fails
+        return [_column(records, k) for k in keys]
+
+
+def _column(records: Sequence[dict], key: str) -> list:
+    try:
+        return list(map(itemgetter(key), records))
     except KeyError:
-        return [[r.get(k) for r in records] for k in keys]
+        return [r.get(key) for r in records]
 
 
 def list_ids(values: Sequence[Any]) -> tuple[list, list[int]]:
