@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import math
-import os
 import shutil
 import sys
 import time
@@ -39,7 +38,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import WORK, TRACES, gb, mb, median, print_table, run_child  # noqa: E402
+from common import WORK, TRACES, gb, median, print_table, run_child  # noqa: E402
 
 DEFAULT_SOURCE = TRACES / "sglang" / "qwen3-8b-mi300x-extend-eager-bs15" / "sglang_Qwen3-8B_prefilldecode.json.gz"
 ID_KEYS = ("correlation", "External id", "Python id", "Python parent id", "Ev Idx")

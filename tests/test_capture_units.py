@@ -15,7 +15,6 @@ from pipeline.capture.errors import CaptureError
 from pipeline.capture.generate import Answer, answer_text
 from pipeline.capture.manifest import read_manifest, single_rank, write_manifest
 from pipeline.capture.probe import require_answers, summarize
-from pipeline.capture.trtllm_stack import patch_trtllm_source
 from pipeline.capture.wait import WaitSpec, incomplete_reason, snapshot, wait_for_traces
 from pipeline.capture.workload import Prompts, plan
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from pipeline.discover import resolve_inputs
-from pipeline.ingest import ingest_inputs, ingest_root
+from pipeline.ingest import ingest_inputs
 from pipeline.ingest import parse as parse_mod
 from pipeline.ingest import reader
 from pipeline.ingest.parse import parse_file

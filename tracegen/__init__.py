@@ -1029,4 +1029,4 @@ def steps_of(records: list[dict]) -> list[list[dict]]:
     return [by[k] for k in sorted(by)]
 
 
-from tracegen.collectives import CollectiveRun, InstanceTruth, make_collective_run  # noqa: E402  (uses the above)
+from tracegen.collectives import CollectiveRun, InstanceTruth, make_collective_run  # noqa: E402, F401  (re-exported; uses the above)

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tracegen import KernelDef, OpDef
+    from tracegen import OpDef
 
 MLP_OPS = ("gate_up_proj", "act", "down_proj")
 GATHER = "void at::native::(anonymous namespace)::indexSelectLargeIndex<c10::BFloat16, long, unsigned int, 2, 2, -2, " \

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.analyze.layerwise_table import layerwise_report
-from pipeline.analyze.protocol import RootContext, StagePart
 from pipeline.analyze.layers import no_layer_warnings
+from pipeline.analyze.protocol import RootContext, StagePart
 from pipeline.facts import alignment_rates, load_facts, stage_notes
 from pipeline.report.context import context_of, file_ranks, root_files, root_info
 from pipeline.report.registry import ANALYZERS
@@ -31,8 +31,6 @@ from pipeline.stage import OUTSIDE
 from pipeline.store import transaction
 
 STAGE_ORDER = ("prefill", "decode", "mixed", "unknown")
-OUTSIDE_NOTE = ("GPU activity outside every step window (e.g. launched before the profiler's CPU side started); "
-                "excluded from the stage tables")
 
 
 @dataclass(frozen=True)

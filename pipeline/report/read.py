@@ -25,6 +25,8 @@ STAGE_KEYS = ("stage", "kernel_time_ns", "kernel_count", "summary", "coverage", 
               "launch_bound_ns", "multi_stream_ns", "pdl_overlaps", "pdl_overlap_ns", "category_overlap",
               "family_category_overlap", "anomalies", "overlap_note", "fusions", "near_misses", "steps", "layers",
               "cross_root", "catalog_sites", "collectives", "collective_matching", "host_bound", "roofline", "headline")
+OUTSIDE_NOTE = ("GPU activity outside every step window (e.g. launched before the profiler's CPU side started); "
+                "excluded from the stage tables")
 LAYERWISE_RULE = "per-row: rows whose share of the step's kernel time is below the cutoff are hidden"
 
 
@@ -118,8 +120,7 @@ def read_report(conn: duckdb.DuckDBPyConnection, root: str, opts: TriageOptions 
     view, rank, note = choose_view(root, list(head["ranks"] or []), opts)
     meta, stages, lists = read_view(conn, root, view)
     report["outside_steps"] = {"kernels": meta["outside_kernels"], "time_ns": meta["outside_time_ns"],
-                               "note": "GPU activity outside every step window (e.g. launched before the profiler's "
-                                       "CPU side started); excluded from the stage tables"}
+                               "note": OUTSIDE_NOTE}
     report["rank"] = {"rank": rank, "note": note}
     report["mode"], report["overlap_source"] = meta["mode"], meta["overlap_source"]
     report["device"] = meta["device"]
