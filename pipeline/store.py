@@ -124,6 +124,8 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 # (`proftriage analyze` builds them again; the state check names it). Raw tables are never dropped.
 FACT_TABLES = ("kernel_facts", "alignment_rates", "facts_builds", "stage_notes")
 DERIVED_PREFIXES = ("report_", "diff_")
+TABLE_RE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\);", re.S)
+COLUMN_RE = re.compile(r'^\s*"?(\w+)"?\s+([A-Z]+(?:\[\])?)', re.M)  # name, type (a quoted name read bare)
 
 
 @lru_cache(maxsize=1)
@@ -132,24 +134,20 @@ def ddl_hash() -> str:
     return hashlib.blake2b("\n".join(schema_statements()).encode(), digest_size=16).hexdigest()
 
 
+@lru_cache(maxsize=1)
 def declared_columns() -> dict[str, list[str]]:
-    """Every table of `sql/schema` with its column names in order (from the DDL text)."""
+    """Every table of `sql/schema` with its column names in order, parsed from the DDL text once per
+    process (DuckDB's catalog functions take ~40 ms per call; a parse ~0.7 ms)."""
     out = {}
     for ddl in schema_statements():
-        for name, body in _TABLE_RE.findall(ddl):
-            out[name] = re.findall(r'^\s*"?(\w+)"?\s+[A-Z]', body, re.M)
+        for name, body in TABLE_RE.findall(ddl):
+            out[name] = [c for c, _ in COLUMN_RE.findall(body) if c != "PRIMARY"]
     return out
 
 
-@lru_cache(maxsize=1)
-def _declared() -> dict[str, tuple[str, ...]]:
-    return {table: tuple(columns) for table, columns in declared_columns().items()}
-
-
 def schema_columns(table: str) -> tuple[str, ...]:
-    """`table`'s columns in sql/schema order, () for a table sql/schema does not declare (the DDL
-    text is parsed once per process: each parse costs ~0.7 ms)."""
-    return _declared().get(table, ())
+    """`table`'s columns in sql/schema order, () for a table sql/schema does not declare."""
+    return tuple(declared_columns().get(table, ()))
 
 
 def _rebuild_derived(conn: duckdb.DuckDBPyConnection) -> bool:
@@ -163,20 +161,9 @@ def _rebuild_derived(conn: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-_TABLE_RE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\);", re.S)
-
-
 def file_tables() -> list[str]:
-    """Every table of ``sql/schema`` with a ``file_id`` column, except ``trace_files`` itself.
-
-    Read from the DDL text: DuckDB's catalog functions take ~40 ms per call.
-    """
-    tables = []
-    for ddl in schema_statements():
-        for name, body in _TABLE_RE.findall(ddl):
-            if name != "trace_files" and re.search(r"^\s*file_id\s", body, re.M):
-                tables.append(name)
-    return sorted(tables)
+    """Every table of ``sql/schema`` with a ``file_id`` column, except ``trace_files`` itself."""
+    return sorted(t for t, cols in declared_columns().items() if t != "trace_files" and "file_id" in cols)
 
 
 def settle(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

@@ -19,9 +19,8 @@ import orjson
 import pyarrow as pa
 from duckdb import ColumnExpression, ConstantExpression
 
-from pipeline.store import schema_statements, settle
+from pipeline.store import COLUMN_RE, schema_statements, settle
 
-_COLUMN = re.compile(r'^\s*"?(\w+)"?\s+([A-Z]+(?:\[\])?)', re.M)
 _ARROW = {"TEXT": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "DOUBLE": pa.float64(),
           "BOOLEAN": pa.bool_(), "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us"),
           "TEXT[]": pa.list_(pa.string()), "INTEGER[]": pa.list_(pa.int32())}
@@ -79,7 +78,7 @@ class Family:
         for ddl in schema_statements():
             marked = set(optional.findall(ddl))
             for name, body in table.findall(ddl):
-                cols = [(c, t) for c, t in _COLUMN.findall(body) if c != "PRIMARY"]
+                cols = [(c, t) for c, t in COLUMN_RE.findall(body) if c != "PRIMARY"]
                 out[name] = TableSpec(name, tuple(c for c, _ in cols), tuple(t for _, t in cols),
                                       frozenset(c for t, c in marked if t == name), self.keys)
         return out
