@@ -4,7 +4,8 @@ The blocks run in a copy of the checkout (files as git lists them, times kept, t
 `.venv` linked in), so the README's own relative paths and `.state` are used without touching this
 checkout's state; the environment is a new login's (no PROFTRIAGE_* or DAGSTER_HOME, no venv on PATH).
 One line is not executed: `make test` is the command running this very test, so its dry run is checked
-instead (the rule it would run: pytest), and `.ci/run` must call it.
+instead (the rule it would run: pytest; no pipe into `grep -q`, which under pipefail can fail with
+SIGPIPE), and `.ci/run` must call it.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _script(block: str) -> str:
     lines = []
     for line in block.splitlines():
         if line.split("#", 1)[0].strip() == SELF:
-            lines.append(f"make -n test | grep -q 'pytest'  # {SELF}: this test's own runner, dry run")
+            lines.append(f"[[ \"$(make -n test)\" == *pytest* ]]  # {SELF}: this test's own runner, dry run")
         else:
             lines.append(line)
     return "set -euo pipefail\n" + "\n".join(lines) + "\n"
