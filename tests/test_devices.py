@@ -70,6 +70,22 @@ def test_entry_cites_a_vendor_page_and_says_how_dense_was_read(spec) -> None:
         assert t["bf16"] == pytest.approx(SPARSE_BF16_HEADLINE[spec.key] / 2)
 
 
+# The scale-up fabric per GPU as the vendors print it, both directions summed, GB/s (typed from the cited
+# pages): the catalog holds one direction. Parts without a switched fabric have no link peak.
+LINK_BOTH_WAYS_GBPS = {"v100-sxm2": 300, "a100-sxm-80gb": 600, "a100-sxm-40gb": 600, "h100-sxm": 900, "h200-sxm": 900,
+                       "b200": 1800, "gb200": 1800, "b300": 1800, "gb300": 1800, "mi300x": 896, "mi325x": 896,
+                       "mi355x": 7 * 153.6}
+
+
+@pytest.mark.parametrize("spec", catalog_specs(), ids=lambda s: s.key)
+def test_link_peak_is_one_direction_of_the_printed_fabric_bandwidth(spec) -> None:
+    if spec.key not in LINK_BOTH_WAYS_GBPS:
+        assert spec.link_tbps is None and not spec.link
+        return
+    assert spec.link_tbps == pytest.approx(LINK_BOTH_WAYS_GBPS[spec.key] / 2 / 1000)
+    assert spec.link and spec.link_tbps < spec.hbm_tbps
+
+
 def _corpus_devices() -> list[tuple[str, dict]]:
     out = []
     for path in REAL_TRACE_FILES:
@@ -111,7 +127,7 @@ def test_peaks_override_replaces_figures_and_adds_devices(tmp_path: Path, monkey
     monkeypatch.setenv("PROFTRIAGE_PEAKS", str(peaks))
     h100 = match_device({"name": "NVIDIA H100 80GB HBM3"})
     assert h100.hbm_tbps == 2.9 and h100.peak_tflops("bf16") == 750.0
-    assert h100.peak_tflops("fp8") == 1979.0  # not overridden: the catalog's
+    assert h100.peak_tflops("fp8") == 1979.0 and h100.link_tbps == 0.45  # not overridden: the catalog's
     assert "cuBLAS bf16" in h100.spec.source and str(peaks) in h100.spec.source
     new = match_device({"name": "NVIDIA GeForce RTX 4090"})
     assert new.matched and new.spec.key == "rtx-4090" and new.peak_tflops("bf16") == 165.0

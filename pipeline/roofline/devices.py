@@ -42,6 +42,8 @@ class DeviceSpec:
     dense: str
     requires: dict = field(default_factory=dict)
     empty_name: dict = field(default_factory=dict)
+    link_tbps: float | None = None  # scale-up interconnect, one direction (collectives' roof)
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,17 @@ class Device:
     def hbm_tbps(self) -> float | None:
         return self.spec.hbm_tbps if self.spec else None
 
+    @property
+    def link_tbps(self) -> float | None:
+        return self.spec.link_tbps if self.spec else None
+
     def as_json(self) -> dict:
         s = self.spec
         return {
             "name": self.name, "matched": self.matched, "key": s.key if s else None, "model": s.model if s else None,
             "matched_by": self.matched_by,
-            "peaks": {"tflops": dict(s.tflops), "hbm_tbps": s.hbm_tbps} if s else None,
-            "source": {"citation": s.source, "dense": s.dense} if s else None,
+            "peaks": {"tflops": dict(s.tflops), "hbm_tbps": s.hbm_tbps, "link_tbps": s.link_tbps} if s else None,
+            "source": {"citation": s.source, "dense": s.dense, "link": s.link or None} if s else None,
             "note": self.note,
         }
 
@@ -85,6 +91,7 @@ def _spec(raw: dict, origin: str) -> DeviceSpec:
             key=raw["key"], model=raw["model"], match=tuple(re.compile(p, re.I) for p in raw.get("match", [])),
             hbm_tbps=float(raw["hbm_tbps"]), tflops=tflops, source=raw["source"], dense=raw.get("dense", ""),
             requires=dict(raw.get("requires", {})), empty_name=dict(raw.get("empty_name", {})),
+            link_tbps=float(raw["link_tbps"]) if raw.get("link_tbps") is not None else None, link=raw.get("link", ""),
         )
     except (KeyError, ValueError, TypeError, re.error) as exc:
         raise ValueError(f"{origin}: device entry {raw.get('key', '?')!r}: {exc}") from exc
@@ -120,6 +127,7 @@ def _apply_override(specs: list[DeviceSpec], path: Path) -> list[DeviceSpec]:
             merged = _spec({
                 "key": key, "model": base.model, "match": [p.pattern for p in base.match],
                 "hbm_tbps": table.get("hbm_tbps", base.hbm_tbps), "tflops": {**base.tflops, **table.get("tflops", {})},
+                "link_tbps": table.get("link_tbps", base.link_tbps), "link": base.link,
                 "source": f"{table['source']} (measured, {PEAKS_ENV}={path}); catalog: {base.source}",
                 "dense": base.dense, "requires": base.requires, "empty_name": base.empty_name,
             }, f"{PEAKS_ENV}={path}")
