@@ -35,6 +35,7 @@ class Settings:
     alignment_floor: float = field(default_factory=lambda: _env_float("PROFTRIAGE_ALIGNMENT_FLOOR", 0.0))
     workers: int = field(default_factory=lambda: int(os.environ.get("PROFTRIAGE_WORKERS", "0") or 0))
     peaks_file: Path | None = field(default_factory=lambda: _env_path("PROFTRIAGE_PEAKS", Path()) or None)
+    models_file: Path | None = field(default_factory=lambda: _env_path("PROFTRIAGE_MODELS", Path()) or None)
 
     @property
     def warehouse_path(self) -> Path:

@@ -28,6 +28,7 @@ from pipeline.collectives.facts import collective_facts
 from pipeline.gc_pause import paused_gc
 from pipeline.layers import assign_layers
 from pipeline.paths import read_sql
+from pipeline.report.state import FACTS_VERSION
 from pipeline.roofline.costs import assign_costs
 from pipeline.stage import OUTSIDE
 from pipeline.store import query_dicts, run_statements, settle, transaction
@@ -129,8 +130,8 @@ def attribute_root_records(conn: duckdb.DuckDBPyConnection, root: str) -> tuple[
     [(framework, model)] = conn.execute(read_sql("facts/root_identity.sql"), [root]).fetchall() or [(None, None)]
     cross_root = attribute_cross_root(conn, root, timing)  # graph replays still without a site: another root
     catalog = attribute_from_catalog(timing, framework, model)  # … then the kernel-site catalog
-    assign_costs(conn, records)  # FLOPs and bytes per activity from its (possibly mapped) op's shapes
     collective_facts(conn, records)  # NCCL metadata and what the CPU did before each collective
+    assign_costs(conn, records)  # FLOPs and bytes per activity from its (possibly mapped) op's shapes
     for i, k in enumerate(records):
         k["seq"] = i
     notes = _stage_notes(root, timing, layers=layers, cross_root=cross_root, catalog_sites=catalog)
@@ -161,7 +162,7 @@ def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
         conn.from_arrow(rates).insert_into("alignment_rates")
         conn.from_arrow(pa.Table.from_pylist([{**n, **{k: _json(n.get(k)) for k in NOTE_KINDS}} for n in notes],
                                              schema=_NOTES_SCHEMA)).insert_into("stage_notes")
-        conn.execute(read_sql("facts/record_build.sql"), [root, built_at, table.num_rows, root])
+        conn.execute(read_sql("facts/record_build.sql"), [root, built_at, table.num_rows, root, FACTS_VERSION])
     return built_at
 
 

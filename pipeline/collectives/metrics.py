@@ -34,7 +34,11 @@ def _first(m: Matched, key: str):
 
 def message_bytes(inst: Instance, cfg: dict) -> int | None:
     """NCCL-tests' S of one instance: max(in, out) elements × element size; None without metadata."""
-    rec = next(iter(inst.members.values()))
+    return record_message_bytes(next(iter(inst.members.values())), cfg)
+
+
+def record_message_bytes(rec: dict, cfg: dict) -> int | None:
+    """NCCL-tests' S of one collective kernel from its ``coll_*`` metadata; None without it."""
     size = cfg["dtype"]["bytes"].get(rec.get("coll_dtype"))
     n_in, n_out = rec.get("coll_in_nelems"), rec.get("coll_out_nelems")
     if size is None or (n_in is None and n_out is None):

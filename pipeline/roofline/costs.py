@@ -12,8 +12,11 @@ record (docs/architecture.md keys) in place. It runs after attribution and align
   launch group — in proportion to their durations (largest remainder, so the parts sum to the
   op's figures exactly). Every kernel of the group then shows the op's efficiency. For mapped
   graph replays the group is the kernels of one step that point at the same op instance.
+* The models that need more than the op's inputs get the op file's `TraceContext` (model name,
+  group size): MoE ops without recorded weights, collectives. A collective kernel carrying NCCL
+  metadata is priced from it (``collective_facts`` runs first).
 * No model: ``flops``/``bytes`` None and ``cost_note`` says why (no op, shapes not recorded, op
-  without a model, host↔device copy, communication, …).
+  without a model, host↔device copy, communication without sizes, …).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import pyarrow as pa
 
 from pipeline.gc_pause import paused_gc
 from pipeline.paths import read_sql
+from pipeline.roofline.context import TraceContext, file_contexts
+from pipeline.roofline.models.comm import collective_from_metadata
 from pipeline.roofline.models.registry import cost_of
 from pipeline.roofline.shapes import Cost, NoModel, OpCall
 
@@ -99,17 +104,21 @@ def _host_copy(kernels: list[dict]) -> bool:
     return any(k.get("kind") == "memcpy" and "DtoD" not in (k.get("name") or "") for k in kernels)
 
 
-def _price(op: OpCall | None, kernels: list[dict], cache: dict) -> Cost | NoModel:
+def _price(op: OpCall | None, kernels: list[dict], ctx: TraceContext, cache: dict) -> Cost | NoModel:
     if op is None:
         return NoModel("op instance not found in cpu_ops")
     if _host_copy(kernels):
         return NoModel(f"{op.name}: host↔device or peer copy (bound by the host link / interconnect, not modelled)")
     comm = any(k.get("family") == "communication" for k in kernels)
-    key = (id(op), comm)  # OpCalls are shared per distinct signature (fetch_ops)
+    if comm:
+        metadata = collective_from_metadata(kernels[0], ctx)  # NCCL metadata is per kernel, not per signature
+        if metadata is not None:
+            return metadata
+    key = (id(op), comm, id(ctx))  # OpCalls are shared per distinct signature (fetch_ops), contexts per file
     if key not in cache:
-        cost = cost_of(op)
+        cost = cost_of(op, ctx)
         if isinstance(cost, NoModel) and comm:
-            cost = NoModel(f"{op.name}: communication (interconnect roof not modelled)")
+            cost = NoModel(f"{op.name}: communication without message sizes (no collective metadata, no op model)")
         cache[key] = cost
     return cache[key]
 
@@ -158,6 +167,8 @@ def _assign(conn: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
         groups[key].append(r)
         op_of_group[key] = (op_file, r["cpu_op_ev"])
     ops = fetch_ops(conn, op_of_group.values()) if op_of_group else {}
+    contexts = file_contexts(conn, sorted({f for f, _ in op_of_group.values()}))
     cache: dict = {}
     for key, kernels in groups.items():
-        _set(kernels, _price(ops.get(op_of_group[key]), kernels, cache))
+        op_file = op_of_group[key][0]
+        _set(kernels, _price(ops.get(op_of_group[key]), kernels, contexts.get(op_file, TraceContext()), cache))

@@ -7,7 +7,8 @@ from functools import lru_cache
 from typing import Callable
 
 from pipeline.paths import read_catalog
-from pipeline.roofline.models import attention, gemm, memory
+from pipeline.roofline.context import TraceContext
+from pipeline.roofline.models import attention, comm, gemm, memory, moe_config
 from pipeline.roofline.shapes import Cost, NoModel, OpCall, ShapeError
 
 CATALOG = "op_costs.toml"
@@ -21,7 +22,10 @@ MODELS: dict[str, Callable[..., Cost | NoModel]] = {
     "io": memory.io,
     "pointwise": memory.pointwise,
     "reduction": memory.reduction,
+    "moe_architecture": moe_config.moe_from_architecture,
+    "collective": comm.collective,
 }
+CONTEXT_MODELS = frozenset({"moe_architecture", "collective"})  # called with the file's TraceContext
 
 
 @dataclass(frozen=True)
@@ -64,14 +68,17 @@ def entry_for(name: str) -> Entry | None:
     return _by_name().get(name)
 
 
-def cost_of(op: OpCall) -> Cost | NoModel:
-    """The op's cost, or why it has none (no catalog entry, shapes not recorded, layout mismatch)."""
+def cost_of(op: OpCall, ctx: TraceContext | None = None) -> Cost | NoModel:
+    """The op's cost, or why it has none (no catalog entry, shapes not recorded, layout mismatch);
+    `ctx` is the op's trace file (model, group size) for the models that need it."""
     if not op.dims:
         return NoModel(f"{op.name}: input shapes not recorded (record_shapes off)")
     entry = entry_for(op.name)
     if entry is None:
         return NoModel(f"no cost model for {op.name}")
     try:
+        if entry.model in CONTEXT_MODELS:
+            return MODELS[entry.model](op, ctx or TraceContext(), **entry.args)
         return MODELS[entry.model](op, **entry.args)
     except ShapeError as exc:
         return NoModel(str(exc))
