@@ -64,6 +64,17 @@ def test_reingested_root_makes_its_report_stale(tmp_path: Path, spool: Path) -> 
         assert report_problem(conn, SGLANG[0]) is None
 
 
+def test_facts_of_an_older_facts_step_are_stale_and_rebuilt(tmp_path: Path, spool: Path) -> None:
+    wh = _warehouse(tmp_path, spool, SGLANG[:1])
+    with wh.connect() as conn:
+        analyze_all(conn)
+        conn.execute("UPDATE facts_builds SET facts_version = facts_version - 1")  # as an older release wrote them
+        problem = report_problem(conn, SGLANG[0])
+        assert problem and "older version of the facts step" in problem and "proftriage analyze" in problem
+        triage_root(conn, SGLANG[0])  # triage brings facts and report up to date
+        assert report_problem(conn, SGLANG[0]) is None
+
+
 def test_facts_hold_every_rank_and_the_check_passes(tmp_path: Path, spool: Path) -> None:
     from pipeline.checks import Floors, RULES, run_rule
 

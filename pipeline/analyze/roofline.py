@@ -3,7 +3,8 @@
 Input: one stage's kernels (records or a pyarrow.Table) carrying the cost facts of
 `pipeline.roofline.costs` (``flops, bytes, dtype, cost_model, cost_note``), and the trace's
 `Device`. Per kernel: roofline time = max(FLOPs / peak at the op's dtype, bytes / HBM bandwidth);
-the larger term names the bound (arithmetic intensity vs the ridge point); peak % = roofline time /
+the larger term names the bound (arithmetic intensity vs the ridge point); a collective's bytes are
+bus bytes over the interconnect instead (bound ``interconnect``); peak % = roofline time /
 time; recoverable = time − roofline time (never below 0; a kernel above its roof says why in
 `note`). Rows aggregate by display name like the kernel table. Rules: docs/roofline.md.
 """
@@ -18,16 +19,20 @@ import pyarrow as pa
 
 from pipeline.analyze.table import columns_of
 from pipeline.roofline.devices import Device
+from pipeline.roofline.models.comm import MODEL as COLLECTIVE
 from pipeline.roofline.models.gemm import GEMM_MODELS
 
 TOP_ROWS = 10
 _COLS = ("display_name", "name", "family", "dur_ns", "flops", "bytes", "dtype", "cost_model", "cost_note", "site",
          "cpu_op")
 DEFINITIONS = {
-    "roofline_ns": "time at the binding roof: max(FLOPs / dense peak at the op's dtype, bytes / HBM bandwidth)",
+    "roofline_ns": "time at the binding roof: max(FLOPs / dense peak at the op's dtype, bytes / HBM bandwidth); "
+                   "collectives: bus bytes / interconnect bandwidth (one direction)",
+    "link_bytes": "bus bytes of the collectives (NCCL-tests busbw rule), priced at the interconnect roof; not in bytes",
     "peak_pct": "roofline time / kernel time × 100 = achieved share of the binding roof",
     "recoverable_ns": "kernel time − roofline time (0 when at or above the roof)",
-    "modelled_ns": "kernel time whose launching op has a cost model (FLOPs and bytes from recorded shapes)",
+    "modelled_ns": "kernel time whose launching op has a cost model (FLOPs and bytes from recorded shapes; "
+                   "MoE ops from the model's published config; collectives from their message size)",
     "mfu": "Σ FLOPs / peak at their dtype ÷ stage GPU busy time",
     "mbu": "Σ bytes / HBM bandwidth ÷ stage GPU busy time",
     "achieved_tflops": "Σ FLOPs ÷ stage GPU busy time",
@@ -42,7 +47,8 @@ class _Agg:
     modelled_ns: int = 0
     roofed_ns: int = 0
     flops: int = 0
-    bytes: int = 0
+    bytes: int = 0  # HBM
+    link_bytes: int = 0  # collectives' bus bytes
     gemm_flops: int = 0
     roofline_ns: float = 0.0
     recoverable_ns: float = 0.0
@@ -61,11 +67,23 @@ def _lists(kernels: Any) -> list[Sequence]:
     return columns_of(kernels, _COLS)
 
 
-def _roof_terms(flops: int, nbytes: int, dtype: str | None, dur: int,
-                device: Device) -> tuple[float, float, str | None] | str:
-    """(compute ns, memory ns, note) of one costed kernel, or why it has no roof."""
+def _link_terms(nbytes: int, dur: int, device: Device) -> tuple[float, float, float, str | None] | str:
+    """(0, 0, interconnect ns, note) of one collective, or why it has no roof."""
+    if not device.link_tbps:
+        return f"no interconnect peak for {device.spec.model} in the catalog"
+    link = nbytes / (device.link_tbps * 1e3)
+    note = "above the interconnect roof: in-switch reduction (NVLS) moves fewer bytes than the ring rule" \
+        if link > dur > 0 else None
+    return 0.0, 0.0, link, note
+
+
+def _roof_terms(flops: int, nbytes: int, dtype: str | None, dur: int, device: Device,
+                model: str | None = None) -> tuple[float, float, float, str | None] | str:
+    """(compute ns, memory ns, interconnect ns, note) of one costed kernel, or why it has no roof."""
     if not device.matched:
         return "device not in the catalog: no roof"
+    if model == COLLECTIVE:
+        return _link_terms(nbytes, dur, device)
     memory = nbytes / (device.hbm_tbps * 1e3)
     compute, note = 0.0, None
     if flops:
@@ -85,19 +103,25 @@ def _roof_terms(flops: int, nbytes: int, dtype: str | None, dur: int,
         note = above + (f"; {note}" if note else "")
     elif roof == 0:
         note = "the op moves no data (empty tensors): nothing to recover"
-    return compute, memory, note
+    return compute, memory, 0.0, note
 
 
-def kernel_roof(flops: int | None, nbytes: int | None, dtype: str | None, dur: int,
-                device: Device) -> tuple[float | None, str | None, str | None]:
+def _bound(compute: float, memory: float, link: float, flops: int) -> str:
+    if link > 0 and link >= max(compute, memory):
+        return "interconnect"
+    return "compute" if compute >= memory and flops else "memory"
+
+
+def kernel_roof(flops: int | None, nbytes: int | None, dtype: str | None, dur: int, device: Device,
+                model: str | None = None) -> tuple[float | None, str | None, str | None]:
     """(roofline ns, bound, note) of one costed kernel; roofline None (note: why) when no roof applies."""
     if flops is None or nbytes is None:
         return None, None, None
-    terms = _roof_terms(flops, nbytes, dtype, dur, device)
+    terms = _roof_terms(flops, nbytes, dtype, dur, device, model)
     if isinstance(terms, str):
         return None, None, terms
-    compute, memory, note = terms
-    return max(compute, memory), "compute" if compute >= memory and flops else "memory", note
+    compute, memory, link, note = terms
+    return max(compute, memory, link), _bound(compute, memory, link, flops), note
 
 
 def _add(agg: _Agg, dur: int, flops, nbytes, dtype, model, note, terms) -> None:
@@ -107,23 +131,26 @@ def _add(agg: _Agg, dur: int, flops, nbytes, dtype, model, note, terms) -> None:
         return
     agg.modelled_ns += dur
     agg.flops += flops
-    agg.bytes += nbytes
+    if model == COLLECTIVE:
+        agg.link_bytes += nbytes
+    else:
+        agg.bytes += nbytes
     if model in GEMM_MODELS:
         agg.gemm_flops += flops
     agg.dtype_ns[dtype] += dur
     if isinstance(terms, str):
         agg.unmodelled[f"no roof: {terms}"] += dur
         return
-    compute, memory, roof_note = terms
+    compute, memory, link, roof_note = terms
     for n in filter(None, (note, roof_note)):
         agg.notes[n] += dur
-    roof = max(compute, memory)
+    roof = max(compute, memory, link)
     agg.roofed_ns += dur
     agg.roofline_ns += roof
     agg.recoverable_ns += max(0.0, dur - roof)
     agg.compute_ns += compute
     agg.memory_ns += memory
-    agg.bound_ns["compute" if compute >= memory and flops else "memory"] += dur
+    agg.bound_ns[_bound(compute, memory, link, flops)] += dur
 
 
 @dataclass
@@ -145,7 +172,8 @@ def aggregate(kernels: Any, device: Device) -> Aggregate:
     for disp, name, fam, dur, flops, nbytes, dtype, model, note, site, op in zip(*_lists(kernels)):
         key = disp or name
         dur = dur or 0
-        terms = _roof_terms(flops, nbytes, dtype, dur, device) if flops is not None and nbytes is not None else None
+        terms = _roof_terms(flops, nbytes, dtype, dur, device, model) \
+            if flops is not None and nbytes is not None else None
         _add(total, dur, flops, nbytes, dtype, model, note, terms)
         _add(rows[key], dur, flops, nbytes, dtype, model, note, terms)
         info.setdefault(key, {"family": fam})
@@ -172,10 +200,10 @@ def row_figures(a: _Agg) -> dict:
     return {
         "modelled_ns": a.modelled_ns,
         "flops": a.flops if a.modelled_ns else None,
-        "bytes": a.bytes if a.modelled_ns else None,
+        "bytes": a.bytes + a.link_bytes if a.modelled_ns else None,
         "dtype": _top(a.dtype_ns),
         "achieved_tflops": a.flops / a.modelled_ns / 1e3 if a.modelled_ns and a.flops else None,
-        "achieved_tbps": a.bytes / a.modelled_ns / 1e3 if a.modelled_ns else None,
+        "achieved_tbps": (a.bytes + a.link_bytes) / a.modelled_ns / 1e3 if a.modelled_ns else None,
         "peak_pct": 100 * a.roofline_ns / a.roofed_ns if a.roofed_ns else None,
         "bound": _top(a.bound_ns),
         "roofline_ns": round(a.roofline_ns) if a.roofed_ns else None,
@@ -213,6 +241,7 @@ def roofline_stage(kernels: Any, device: Device, busy_ns: int, top: int = TOP_RO
         "gemm_flops": total.gemm_flops,
         "flops": total.flops,
         "bytes": total.bytes,
+        "link_bytes": total.link_bytes,
         "kernel_time_ns": total.time_ns,
         "busy_ns": busy_ns,
         "modelled_ns": total.modelled_ns,
@@ -267,7 +296,7 @@ def combine(parts: dict[Any, dict]) -> dict:
     if not parts:
         return {}
     first = next(iter(parts.values()))
-    add = ("gemm_flops", "flops", "bytes", "kernel_time_ns", "busy_ns", "modelled_ns")
+    add = ("gemm_flops", "flops", "bytes", "link_bytes", "kernel_time_ns", "busy_ns", "modelled_ns")
     out = {k: sum(p[k] for p in parts.values()) for k in add}
     opt = ("roofline_ns", "recoverable_ns")
     out.update({k: (sum(p[k] for p in parts.values() if p[k] is not None)

@@ -12,7 +12,8 @@ import duckdb
 
 from pipeline.paths import read_sql
 
-REPORT_VERSION = 6  # bump when an analysis changes what it stores
+REPORT_VERSION = 7  # bump when an analysis changes what it stores
+FACTS_VERSION = 2  # bump when the facts step changes what it stores (2: costs of MoE ops and collectives)
 
 
 class NotAnalyzed(LookupError):
@@ -38,6 +39,9 @@ def facts_problem(conn: duckdb.DuckDBPyConnection, root: str, state: dict | None
         return f"{root}: no kernel facts yet (run `{analyze_command(root)}`)"
     if s["facts_loaded_at"] != s["loaded_at"]:
         return f"{root}: kernel facts are older than the last ingest of the root (run `{analyze_command(root)}`)"
+    if s["facts_version"] != FACTS_VERSION:
+        return (f"{root}: kernel facts were built by an older version of the facts step "
+                f"(facts version {s['facts_version']}, this one writes {FACTS_VERSION}; run `{analyze_command(root)}`)")
     return None
 
 

@@ -6,7 +6,8 @@
 --   facts_loaded_at   TIMESTAMP  the root's loaded_at the facts were built from
 --   report_facts_at   TIMESTAMP  report_roots.facts_built_at: the facts build the report was computed from
 --   report_version    INTEGER    report_roots.report_version
-SELECT r.loaded_at, f.built_at AS facts_built_at, f.loaded_at AS facts_loaded_at,
+--   facts_version     INTEGER    facts_builds.facts_version
+SELECT r.loaded_at, f.built_at AS facts_built_at, f.loaded_at AS facts_loaded_at, f.facts_version,
        p.facts_built_at AS report_facts_at, p.report_version
 FROM (SELECT ? AS root) q
 LEFT JOIN trace_roots r USING (root)
