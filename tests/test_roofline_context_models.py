@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.roofline.architectures import ModelsFileError, architecture_for, catalog_architectures
+from pipeline.cli import main
+from pipeline.roofline.architectures import (ModelsFileError, architecture_for, architectures_by_code,
+                                             catalog_architectures)
 from pipeline.roofline.context import TraceContext, group_size
 from pipeline.roofline.models.comm import collective_from_metadata
 from pipeline.roofline.models.registry import CONTEXT_MODELS, cost_of, entries, entry_for
@@ -98,6 +100,33 @@ def test_the_moe_ops_of_the_real_b200_trace_fit_gpt_oss_120b() -> None:
         assert isinstance(cost, Cost) and cost.flops == 2 * t * 4 * 3 * 2880 * 2880 // 8
 
 
+@pytest.mark.parametrize("experts,hidden,picked", [
+    (128, 3072, "gpt-oss-120b"), (32, 2880, "gpt-oss-20b"), (64, 2880, None)])
+def test_a_file_naming_no_model_is_identified_by_its_code_and_the_op_shapes(experts: int, hidden: int,
+                                                                            picked: str | None) -> None:
+    context = TraceContext(None, 1, None, None, None, architectures_by_code({"gpt_oss", "utils"}))
+    cost = cost_of(op("vllm::moe_forward", [[10, hidden], [10, experts], []], [BF, BF, ""]), context)
+    if picked is None:
+        assert isinstance(cost, NoModel) and "model is unknown" in cost.reason
+    else:
+        assert isinstance(cost, Cost) and f"{picked}'s published config" in cost.note and "models/gpt_oss.py" in cost.note
+
+
+def test_two_fitting_architectures_are_not_chosen_between() -> None:
+    both = architectures_by_code({"qwen3_moe"})
+    twin = TraceContext(None, 1, None, None, None, both + both[:1])
+    cost = cost_of(op("vllm::moe_forward", [[10, 2048], [10, 128], []], [BF, BF, ""]), twin)
+    assert isinstance(cost, NoModel) and "several catalog models fit" in cost.reason
+
+
+def test_the_lone_b200_file_reaches_80_percent_from_its_model_code(capsys: pytest.CaptureFixture) -> None:
+    assert main(["triage", "--input", str(B200_TRACE), "--format", "json", "-q"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["root"]["model"] is None
+    rl = report["stages"][0]["roofline"]
+    assert rl["modelled_share"] >= 0.8
+
+
 @pytest.mark.parametrize("arch", catalog_architectures(), ids=lambda a: a.name)
 def test_every_architecture_is_found_by_its_name_and_cites_its_config(arch) -> None:
     assert architecture_for(arch.name) is arch
@@ -105,6 +134,7 @@ def test_every_architecture_is_found_by_its_name_and_cites_its_config(arch) -> N
     assert "huggingface.co/" in arch.source and "config.json" in arch.source
     assert str(arch.num_experts) in arch.source and str(arch.top_k) in arch.source
     assert arch.weights_per_expert == 3 * arch.hidden_size * arch.moe_intermediate_size  # all gated (SwiGLU)
+    assert arch in architectures_by_code({arch.code})
 
 
 def test_architecture_names_do_not_shadow_each_other() -> None:

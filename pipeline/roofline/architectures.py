@@ -36,6 +36,7 @@ class Architecture:
     gated: bool
     weight_bits: float
     source: str
+    code: str | None = None  # models/<code>.py in vLLM / SGLang
 
     @property
     def weights_per_expert(self) -> int:
@@ -52,7 +53,7 @@ def _architecture(raw: dict, origin: str) -> Architecture:
             raise ValueError("needs `match` and `source`")
         return Architecture(name=str(raw["name"]), match=tuple(re.compile(p, re.I) for p in raw["match"]),
                             gated=bool(raw.get("gated", True)), weight_bits=float(raw["weight_bits"]),
-                            source=str(raw["source"]), **ints)
+                            source=str(raw["source"]), code=raw.get("code"), **ints)
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise ValueError(f"{origin}: model entry {raw.get('name', '?')!r}: {exc}") from exc
 
@@ -74,11 +75,21 @@ def _override() -> list[Architecture]:
         raise ModelsFileError(f"{MODELS_ENV}={path}: {exc}") from exc
 
 
+def architectures() -> tuple[Architecture, ...]:
+    """The override's entries, then the catalog's."""
+    return (*_override(), *catalog_architectures())
+
+
+def architectures_by_code(codes: set[str]) -> tuple[Architecture, ...]:
+    """Entries whose model source file is among `codes` (the trace's `models/<code>.py` frames)."""
+    return tuple(a for a in architectures() if a.code and a.code in codes)
+
+
 def architecture_for(model: str | None) -> Architecture | None:
     """The first override or catalog entry whose `match` finds `model` (None: unknown model)."""
     if not model:
         return None
-    for arch in (*_override(), *catalog_architectures()):
+    for arch in architectures():
         if any(p.search(model) for p in arch.match):
             return arch
     return None

@@ -15,7 +15,7 @@ import duckdb
 import orjson
 
 from pipeline.paths import read_sql
-from pipeline.roofline.architectures import Architecture, ModelsFileError, architecture_for
+from pipeline.roofline.architectures import Architecture, ModelsFileError, architecture_for, architectures_by_code
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class TraceContext:
     group_note: str | None = None
     arch: Architecture | None = None
     arch_note: str | None = None
+    by_code: tuple[Architecture, ...] = ()  # no named model: entries whose source file is on the stacks
 
 
 def group_size(distributed: dict | None) -> tuple[int | None, str | None]:
@@ -49,6 +50,7 @@ def file_contexts(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> dict[
         return {}
     rows = conn.execute(read_sql("roofline/file_context.sql"), [sorted(file_ids)]).fetchall()
     out, archs = {}, {}
+    codes = _model_code(conn, [fid for fid, model, _ in rows if model is None])
     for fid, model, distributed in rows:
         size, note = group_size(orjson.loads(distributed) if distributed else None)
         if model not in archs:
@@ -57,5 +59,23 @@ def file_contexts(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> dict[
             except ModelsFileError as exc:
                 archs[model] = (None, str(exc))
         arch, arch_note = archs[model]
-        out[fid] = TraceContext(model, size, note, arch, arch_note)
+        by_code = _by_code(codes.get(fid)) if arch is None and arch_note is None else ()
+        out[fid] = TraceContext(model, size, note, arch, arch_note, by_code)
     return out
+
+
+def _model_code(conn: duckdb.DuckDBPyConnection, file_ids: list[int]) -> dict[int, set[str]]:
+    """file_id → the `models/<code>.py` files on its Python stacks (files that name no model only)."""
+    if not file_ids:
+        return {}
+    out: dict[int, set[str]] = {}
+    for fid, code in conn.execute(read_sql("roofline/model_code.sql"), [file_ids]).fetchall():
+        out.setdefault(fid, set()).add(code)
+    return out
+
+
+def _by_code(codes: set[str] | None) -> tuple[Architecture, ...]:
+    try:
+        return architectures_by_code(codes) if codes else ()
+    except ModelsFileError:
+        return ()
