@@ -189,9 +189,11 @@ def build_facts(conn: duckdb.DuckDBPyConnection, root: str) -> FactsSummary:
     return FactsSummary(root, len(records), len({k["file_id"] for k in records}), ranks, alignment, built_at)
 
 
-def load_facts(conn: duckdb.DuckDBPyConnection, root: str) -> pa.Table:
-    """The stored facts of `root` as Arrow, in build order (files by path, kernels in time order)."""
-    return conn.sql(read_sql("facts/load.sql"), params=[root]).to_arrow_table()
+def load_facts(conn: duckdb.DuckDBPyConnection, root: str, for_report: bool = False) -> pa.Table:
+    """The stored facts of `root` as Arrow, in build order (files by path, kernels in time order);
+    ``for_report``: without the ``stack`` lists, which no analysis reads (``stack_id`` stands for them)."""
+    sql = "facts/load_for_report.sql" if for_report else "facts/load.sql"
+    return conn.sql(read_sql(sql), params=[root]).to_arrow_table()
 
 
 def stage_notes(conn: duckdb.DuckDBPyConnection, root: str) -> dict[str, dict]:

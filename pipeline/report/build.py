@@ -72,15 +72,20 @@ def views_of(files: list[dict]) -> list[View]:
     return views
 
 
+def _where(table: pa.Table, mask: pa.ChunkedArray) -> pa.Table:
+    """`table` filtered by `mask`; the table itself when the mask keeps every row (no copy)."""
+    return table if pc.all(mask, skip_nulls=False).as_py() is True else table.filter(mask)
+
+
 def _rows_of(facts: pa.Table, files: list[dict]) -> pa.Table:
     ids = pa.array([f["file_id"] for f in files], pa.int64())
-    return facts.filter(pc.is_in(facts.column("file_id"), value_set=ids))
+    return _where(facts, pc.is_in(facts.column("file_id"), value_set=ids))
 
 
 def by_stage(table: pa.Table) -> dict[str, pa.Table]:
     """The table's rows per stage (``outside`` excluded); a trace without any stage is ``all``."""
     stages = [s for s in pc.unique(table.column("stage")).to_pylist() if s != OUTSIDE]
-    out = {s: table.filter(pc.equal(table.column("stage"), s)) for s in stages}
+    out = {s: _where(table, pc.equal(table.column("stage"), s)) for s in stages}
     if set(out) == {"unknown"}:
         return {"all": out["unknown"]}
     return {s: out[s] for s in sorted(out, key=lambda s: STAGE_ORDER.index(s) if s in STAGE_ORDER else -1)}
@@ -188,7 +193,7 @@ def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
             "warnings": [], "layerwise": layerwise, "layerwise_files": layerwise_files}
     views: list[dict] = []
     if info["status"] != "rejected":
-        facts = load_facts(conn, root)
+        facts = load_facts(conn, root, for_report=True)
         plan = views_of(files)
         everyone = plan[0].timing  # the view `all`: every rank's timing files
         rank_of = {f["file_id"]: f["rank"] for f in everyone if f["rank"] is not None}
