@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.layers import no_layer_warnings
 from pipeline.analyze.protocol import RootContext, StagePart
-from pipeline.facts import alignment_rates, load_facts, stage_notes
+from pipeline.facts import alignment_rates, load_facts, report_facts, stage_notes
 from pipeline.report.context import context_of, file_ranks, root_files, root_info
 from pipeline.report.registry import ANALYZERS
 from pipeline.report.state import REPORT_VERSION, require_facts
@@ -181,9 +181,10 @@ def _store(conn: duckdb.DuckDBPyConnection, root: str, head: dict, views: list[d
             insert_rows(conn, table, rows)
 
 
-def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
+def analyze_root(conn: duckdb.DuckDBPyConnection, root: str, facts: pa.Table | None = None) -> dict:
     """Compute and store the report of `root` from its stored facts; return what was stored
-    (``views``: the views with their stages; the head row of `report_roots`)."""
+    (``views``: the views with their stages; the head row of `report_roots`). `facts`: the root's
+    facts table as `build_facts` just stored it (spares reading it back), else None."""
     info = root_info(conn, root)
     facts_built_at = require_facts(conn, root)
     files = root_files(conn, root)
@@ -193,7 +194,7 @@ def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
             "warnings": [], "layerwise": layerwise, "layerwise_files": layerwise_files}
     views: list[dict] = []
     if info["status"] != "rejected":
-        facts = load_facts(conn, root, for_report=True)
+        facts = load_facts(conn, root, for_report=True) if facts is None else report_facts(facts)
         plan = views_of(files)
         everyone = plan[0].timing  # the view `all`: every rank's timing files
         rank_of = {f["file_id"]: f["rank"] for f in everyone if f["rank"] is not None}

@@ -16,7 +16,7 @@ from pipeline.report.state import facts_problem, report_problem
 def analyze(conn: duckdb.DuckDBPyConnection, root: str, rebuild_facts: bool = True) -> FactsSummary | None:
     """Build the root's facts (unless current and ``rebuild_facts`` is false), then its report."""
     facts = build_facts(conn, root) if rebuild_facts or facts_problem(conn, root) else None
-    analyze_root(conn, root)
+    analyze_root(conn, root, facts.table if facts else None)  # facts just built: no read back
     return facts
 
 
