@@ -218,7 +218,7 @@ def test_in_memory_schema_has_the_same_tables_without_comments() -> None:
 
     def columns(documented: bool) -> tuple[list, int]:
         conn = duckdb.connect()
-        ensure_schema(conn, documented=documented)
+        ensure_schema(conn, scratch=not documented)
         rows = conn.execute("SELECT table_name, column_index, column_name, data_type, is_nullable FROM duckdb_columns() "
                             "WHERE schema_name = 'main' ORDER BY ALL").fetchall()
         comments = conn.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'main' "
