@@ -113,7 +113,7 @@ class _Runs:
 def _stage(view: View, stage: str, table: pa.Table, mapping: pa.Table | None, ctx: RootContext, runs: _Runs,
            siblings: pa.Table | None) -> dict:
     ranks = tuple(sorted({f["rank"] for f in view.timing if f["rank"] is not None}))
-    unranked = table.filter(pc.is_null(table.column("rank"))).num_rows > 0
+    unranked = table.column("rank").null_count > 0
     whole = StagePart(stage, table, ctx, ranks, unranked, mapping, siblings)
     if not view.combined:
         files = tuple(sorted(f["file_id"] for f in view.timing))
