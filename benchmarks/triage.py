@@ -1,6 +1,6 @@
 """Whole `triage` on a trace shaped like the reference tool's measured case, vs parsing it.
 
-Run: ``.venv/bin/python benchmarks/triage.py [--repeat 3] [--layers 100] [--steps 101] [--keep]``
+Run: ``.venv/bin/python benchmarks/triage.py [--repeat 3] [--layers 100] [--steps 101] [--keep] [--base REV]``
 
 Generates (if missing) ``benchmarks/.work/triage-sglang-<layers>x<steps>_decode.json`` with
 ``tracegen/__init__.py`` (``ModelSpec.bench`` = 1 Python frame + 1 cpu_op + 1 launch + 1 kernel
@@ -10,13 +10,18 @@ each in a fresh process: (a) ``orjson.loads(open(f, 'rb').read())`` and (b) ``pr
 triage --input FILE --format json --output-dir … -q`` (in-memory warehouse, attribution, all
 tables). Target: triage ≤ 3 × the orjson parse. The reference tool took 15.6 s / 0.47 GB on
 its 64.7 MB, 323 505-event case (its author's 2-vCPU EPYC; quoted, not measured here).
+``--base REV`` also runs the CLI of commit REV (checked out into a temporary git worktree; or of
+the source tree at REV when it is a folder) in the same interleaved rounds and prints its column
+and new ÷ base.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,13 +29,16 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import WORK, gb, median, print_table, run_child  # noqa: E402
+from common import ROOT, WORK, gb, median, print_table, run_child  # noqa: E402
 
 REFERENCE = {"events": 323_505, "mb": 64.7, "wall_s": 15.6, "peak_gb": 0.47}
 
 TRIAGE_CHILD = """
+import sys
+sys.path.insert(0, {tree!r})
 import time
 import pipeline.cli as cli
+assert cli.__file__.startswith({tree!r}), cli.__file__
 import pipeline.report.triage as report
 stages = {{"ingest": 0.0, "analysis": 0.0}}
 def timed(fn, key):
@@ -68,9 +76,9 @@ def ensure_trace(layers: int, steps: int) -> tuple[Path, dict]:
     return path, info
 
 
-def triage_child(path: Path, out: Path) -> dict:
+def triage_child(path: Path, out: Path, tree: Path = ROOT) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    r = run_child(TRIAGE_CHILD.format(path=str(path), out=str(out)))
+    r = run_child(TRIAGE_CHILD.format(tree=str(tree), path=str(path), out=str(out)))
     if r["rc"] != 0 or not (out / "triage.json").exists():
         raise RuntimeError(f"triage failed (rc={r['rc']})")
     r["json_bytes"] = (out / "triage.json").stat().st_size
@@ -83,7 +91,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=101)
     ap.add_argument("--repeat", type=int, default=3, help="interleaved runs of each (median)")
     ap.add_argument("--keep", action="store_true", help="keep the generated trace in benchmarks/.work/")
+    ap.add_argument("--base", help="also run the triage of this commit (or source folder), interleaved")
     args = ap.parse_args(argv)
+    if args.base and Path(args.base).is_dir():
+        return run(args, (args.base, Path(args.base).resolve()))
+    if args.base:
+        rev = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        WORK.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="triage-base-", dir=WORK) as tmp:
+            tree = Path(tmp) / "base"
+            subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), rev], cwd=ROOT, check=True)
+            try:
+                return run(args, (rev, tree))
+            finally:
+                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+    return run(args, None)
+
+
+def run(args: argparse.Namespace, base_tree: tuple[str, Path] | None) -> int:
+    """The interleaved rounds and the table (`base_tree`: (rev, checkout) of the commit compared against)."""
     print(f"machine: {common.machine_line()}; load avg {common.loadavg()}; {time.strftime('%Y-%m-%d %H:%M')}")
     path, info = ensure_trace(args.layers, args.steps)
     print(f"trace: {path.relative_to(common.ROOT)}: {info['bytes'] / 1e6:.1f} MB, {info['events']:,} events, "
@@ -91,12 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     out = WORK / "triage-out"
     with open(path, "rb") as f:  # warm page cache
         f.read()
-    base, ours = [], []
+    base, ours, old = [], [], []
     for i in range(args.repeat):
         base.append(common.orjson_child(path))
+        if base_tree:
+            old.append(triage_child(path, out, base_tree[1]))
         ours.append(triage_child(path, out))
-        print(f"  run {i + 1}/{args.repeat}: orjson {base[-1]['wall_s']:.2f} s, triage {ours[-1]['wall_s']:.2f} s "
-              f"(load avg {common.loadavg()})", flush=True)
+        print(f"  run {i + 1}/{args.repeat}: orjson {base[-1]['wall_s']:.2f} s, triage {ours[-1]['wall_s']:.2f} s"
+              + (f", triage at {base_tree[0]} {old[-1]['wall_s']:.2f} s" if base_tree else "")
+              + f" (load avg {common.loadavg()})", flush=True)
     bw, ow = median([r["wall_s"] for r in base]), median([r["wall_s"] for r in ours])
     bk, ok = median([r["work_s"] for r in base]), median([r["work_s"] for r in ours])
     bp, op = max(r["peak_kb"] for r in base), max(r["peak_kb"] for r in ours)
@@ -111,6 +141,15 @@ def main(argv: list[str] | None = None) -> int:
                 title=f"median of {args.repeat} interleaved runs; peak = max(self, largest child, sampled tree sum)")
     print(f"* reference tool, single-trace mode, on its {REFERENCE['mb']} MB / {REFERENCE['events']:,}-event case "
           "(quoted from its measurements, not run here)")
+    if base_tree:
+        rows = [[k, f"{median([r[key] for r in old]):.2f}", f"{median([r[key] for r in ours]):.2f}",
+                 f"{median([r[key] for r in ours]) / median([r[key] for r in old]):.2f}"]
+                for k, key in (("wall s (process)", "wall_s"), ("work s (call only)", "work_s"),
+                               ("  of which ingest s", "ingest_s"), ("  of which analysis s", "analysis_s"))]
+        rows.append(["peak RSS GB", f"{gb(max(r['peak_kb'] for r in old)):.2f}", f"{gb(op):.2f}",
+                     f"{op / max(r['peak_kb'] for r in old):.2f}"])
+        print_table(["", f"triage at {base_tree[0]}", "triage (working tree)", "new/base"], rows,
+                    title=f"the same {args.repeat} interleaved rounds")
     print(f"triage.json: {ours[-1]['json_bytes'] / 1e3:.0f} kB; target "
           f"{'met' if ow <= 3 * bw else 'MISSED'} on process wall ({ow / bw:.2f}×), "
           f"{'met' if ok <= 3 * bk else 'MISSED'} on call time ({ok / bk:.2f}×)")

@@ -108,7 +108,6 @@ def _triage_roots(args: argparse.Namespace):
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    from pipeline.render.markdown import render_report_markdown
     from pipeline.report.read import TriageOptions, UnknownRankError
     from pipeline.report.triage import triage_root
 
@@ -141,7 +140,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
                 except UnknownRankError as exc:
                     print(f"error: {exc}", file=sys.stderr)
                     return 2
-    text = _format(reports, args.format, render_report_markdown)
+    text = _format(reports, args.format)
     if args.output_dir:
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -153,11 +152,13 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format(reports: list[dict], fmt: str, render) -> str:
+def _format(reports: list[dict], fmt: str) -> str:
     if fmt == "json":
         doc = reports[0] if len(reports) == 1 else {"reports": reports}
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
-    return "\n\n".join(render(r) for r in reports)
+    from pipeline.render.markdown import render_report_markdown  # jinja2: only for markdown
+
+    return "\n\n".join(render_report_markdown(r) for r in reports)
 
 
 def _existing_warehouse(args: argparse.Namespace) -> Warehouse | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import orjson
@@ -65,6 +65,7 @@ class FactsSummary:
     ranks: list[int]
     alignment: list[dict]  # one row per (rank, stage) that needed alignment
     built_at: dt.datetime
+    table: pa.Table | None = field(default=None, repr=False, compare=False)  # the rows stored, as Arrow
 
 
 def _files(conn: duckdb.DuckDBPyConnection, root: str) -> list[dict]:
@@ -151,8 +152,9 @@ def facts_table(records: list[dict]) -> pa.Table:
 
 
 def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
-                alignment: list[dict], notes: list[dict] = ()) -> dt.datetime:
-    """Replace `root`'s facts, alignment rates and stage notes in one transaction; return the build time."""
+                alignment: list[dict], notes: list[dict] = ()) -> tuple[dt.datetime, pa.Table]:
+    """Replace `root`'s facts, alignment rates and stage notes in one transaction; return the build
+    time and the facts table stored."""
     table = facts_table(records)
     rates = pa.Table.from_pylist(alignment, schema=_RATES_SCHEMA) if alignment else _RATES_SCHEMA.empty_table()
     built_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -163,7 +165,7 @@ def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
         conn.from_arrow(pa.Table.from_pylist([{**n, **{k: _json(n.get(k)) for k in NOTE_KINDS}} for n in notes],
                                              schema=_NOTES_SCHEMA)).insert_into("stage_notes")
         conn.execute(read_sql("facts/record_build.sql"), [root, built_at, table.num_rows, root, FACTS_VERSION])
-    return built_at
+    return built_at, table
 
 
 _RATES_SCHEMA = pa.schema([
@@ -185,14 +187,22 @@ def _json(value: object) -> str | None:
 def build_facts(conn: duckdb.DuckDBPyConnection, root: str) -> FactsSummary:
     """Attribute and align every loaded file of `root` (all ranks) and store the facts."""
     records, alignment, notes = attribute_root_records(conn, root)
-    built_at = store_facts(conn, root, records, alignment, notes)
+    built_at, table = store_facts(conn, root, records, alignment, notes)
     ranks = sorted({k["rank"] for k in records if k["rank"] is not None})
-    return FactsSummary(root, len(records), len({k["file_id"] for k in records}), ranks, alignment, built_at)
+    return FactsSummary(root, len(records), len({k["file_id"] for k in records}), ranks, alignment, built_at, table)
 
 
-def load_facts(conn: duckdb.DuckDBPyConnection, root: str) -> pa.Table:
-    """The stored facts of `root` as Arrow, in build order (files by path, kernels in time order)."""
-    return conn.sql(read_sql("facts/load.sql"), params=[root]).to_arrow_table()
+def load_facts(conn: duckdb.DuckDBPyConnection, root: str, for_report: bool = False) -> pa.Table:
+    """The stored facts of `root` as Arrow, in build order (files by path, kernels in time order);
+    ``for_report``: the columns the analyses read (`report_facts`)."""
+    sql = "facts/load_for_report.sql" if for_report else "facts/load.sql"
+    return conn.sql(read_sql(sql), params=[root]).to_arrow_table()
+
+
+def report_facts(table: pa.Table) -> pa.Table:
+    """A facts table (`facts_table`, as stored) as `load_facts(for_report=True)` reads it back: without
+    ``root`` and the ``stack`` lists, which no analysis reads (``stack_id`` stands for them)."""
+    return table.drop_columns(["root", "stack"])
 
 
 def stage_notes(conn: duckdb.DuckDBPyConnection, root: str) -> dict[str, dict]:

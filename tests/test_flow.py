@@ -221,6 +221,26 @@ def test_every_warehouse_column_has_a_comment() -> None:
     assert missing == [] and tables >= 20
 
 
+def test_in_memory_schema_has_the_same_tables_without_comments() -> None:
+    """An in-memory warehouse (one triage's scratch store) skips the COMMENT ON statements only."""
+    import duckdb
+
+    from pipeline.store import ensure_schema
+
+    def columns(documented: bool) -> tuple[list, int]:
+        conn = duckdb.connect()
+        ensure_schema(conn, scratch=not documented)
+        rows = conn.execute("SELECT table_name, column_index, column_name, data_type, is_nullable FROM duckdb_columns() "
+                            "WHERE schema_name = 'main' ORDER BY ALL").fetchall()
+        comments = conn.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'main' "
+                                "AND coalesce(comment, '') <> ''").fetchone()[0]
+        return rows, comments
+
+    (full, with_comments), (bare, without) = columns(True), columns(False)
+    assert bare == full and len({t for t, *_ in full}) >= 20
+    assert with_comments >= 400 and without <= 2  # schema_info is created (documented) before the hash check
+
+
 def test_every_command_and_argument_has_help_text() -> None:
     import argparse
 
@@ -248,3 +268,22 @@ def test_a_process_waiting_for_the_warehouse_says_so(tmp_path: Path) -> None:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert f"waiting for the warehouse {path}" in proc.stderr
     assert proc.returncode != 0 and "still locked after" in proc.stderr
+
+
+@pytest.mark.parametrize("roots", [SGLANG, [TWO_RANKS], ["vllm/gpt-oss-20b-mi300x-mixed-piecewisegraph"]])
+def test_report_from_the_facts_just_built_equals_one_from_the_stored_facts(tmp_path: Path, spool: Path,
+                                                                           roots: list[str]) -> None:
+    """`analyze` hands the facts table it stored to the report instead of reading it back: the table
+    must be what the warehouse holds, and the report the same either way."""
+    from pipeline.facts import load_facts, report_facts
+    from pipeline.report.build import analyze_root
+
+    wh = _warehouse(tmp_path, spool, roots)
+    with wh.connect() as conn:
+        for root in roots:
+            summary = build_facts(conn, root)
+            stored = load_facts(conn, root, for_report=True)
+            assert report_facts(summary.table).equals(stored)
+            assert summary.table.drop_columns(["root"]).equals(load_facts(conn, root))
+            from_memory = analyze_root(conn, root, summary.table)["views"]
+            assert analyze_root(conn, root)["views"] == from_memory

@@ -4,6 +4,7 @@ tool's false positives, chain semantics, gating, near-miss levels and the real t
 from __future__ import annotations
 
 import gzip
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -81,6 +82,8 @@ def test_entry_fields(p):
     assert set(p.frameworks) <= {"sglang", "vllm", "trtllm", "tokenspeed"}
     assert len(p.example_split) == len(p.chain) >= 2
     assert all(s in BY_ID for s in p.subsumes)
+    regexes = [p.fused, p.glue, *(r for e in (*p.chain, *p.alt_chain) for r in (e.name, e.exclude))]
+    assert all(re.compile(r.pattern) for r in regexes if r is not None)  # in use, compiled when first searched
 
 
 @pytest.mark.parametrize("p", CATALOG, ids=lambda p: p.id)

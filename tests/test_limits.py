@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import orjson
+import pyarrow.parquet as pq
 import pytest
 
 import pipeline.ingest as ingest_mod
@@ -20,7 +21,6 @@ from pipeline.cli import main
 from pipeline.discover import resolve_inputs, sanitize_key
 from pipeline.discover.sniffing import _object_keys
 from pipeline.ingest import parse_root
-from pipeline.ingest import parse as parse_mod
 from pipeline.ingest import reader
 from pipeline.ingest.load import load_root
 from pipeline.ingest.parse import parse_file
@@ -117,7 +117,7 @@ def test_a_full_disk_is_reported_as_such(tmp_path: Path, monkeypatch) -> None:
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(parse_mod.pq, "write_table", full)
+    monkeypatch.setattr(pq, "write_table", full)  # the spool imports pyarrow.parquet when it first writes
     parsed = parse_file(SMALL, 1, tmp_path / "spool")  # not in memory: written to the spool
     assert parsed.status == "error"
     assert parsed.error == f"{SMALL}: no space left on device while writing {tmp_path / 'spool' / '1'}"

@@ -122,3 +122,30 @@ def test_shortened_names_are_listed_in_full(b200) -> None:
     long = [r["name"] for r in report["stages"][0]["kernels"] if len(r["name"]) > PART_WIDTH]
     assert long and all(f"- `{name}`" in index for name in long)
     assert any(name.endswith("swiGlu_dynBatch_sm100f") for name in long)  # the tail that tells two bmm kernels apart
+
+
+def test_compiled_templates_are_kept_between_processes(b200, tmp_path: Path, monkeypatch) -> None:
+    """Templates compiled once are read back from the state directory (no compile), render the same
+    text, and a state directory that cannot be created only means no cache."""
+    from pipeline.render.markdown import environment
+
+    report, text = b200
+    monkeypatch.setenv("PROFTRIAGE_STATE_DIR", str(tmp_path / "state"))
+    environment.cache_clear()
+    try:
+        first = render_report_markdown(report)
+        kept = list((tmp_path / "state" / "cache" / "templates").iterdir())
+        environment.cache_clear()  # as a new process would start
+
+        def no_compile(*args, **kwargs):
+            raise AssertionError("a kept template was compiled again")
+
+        monkeypatch.setattr(environment(), "compile", no_compile)
+        second = render_report_markdown(report)
+        (tmp_path / "blocked").write_text("")  # a file where the state directory would be
+        monkeypatch.setenv("PROFTRIAGE_STATE_DIR", str(tmp_path / "blocked"))
+        environment.cache_clear()
+        third = render_report_markdown(report)
+    finally:
+        environment.cache_clear()
+    assert first == second == third == text and len(kept) >= 10

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.analyze.overlap import load_config as overlap_config
 from pipeline.analyze.overlap import mark_rank_skew
@@ -108,13 +109,40 @@ def wait_by_name(rows: list[dict], rank: int | None) -> dict[str, dict]:
 
 _READ = ("file_id", "ev", "kind", "name", "display_name", "family", "ts_ns", "dur_ns", "stream", "device",
          "launch_ts_ns", "step", "stage", "rank", "is_graph")
+# what the matcher's test (`is_collective`) and the host-bound walk read of a kernel that is no collective
+_LANE = ("file_id", "ev", "kind", "family", "coll_name", "ts_ns", "dur_ns", "step", "launch_ts_ns")
+
+
+def _dicts(table: pa.Table) -> list[dict]:
+    """`table.to_pylist()`, built column by column (the same dicts, faster)."""
+    names = table.column_names
+    return [dict(zip(names, row)) for row in zip(*(table.column(c).to_pylist() for c in names))]
+
+
+def _collective_mask(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """`is_collective` per row, in Arrow (a missing column reads as `record.get` would)."""
+    cols = table.column_names
+    n = table.num_rows
+    kernel = pc.equal(table.column("kind"), "kernel") if "kind" in cols else pa.array([True] * n)
+    comm = pc.equal(table.column("family"), "communication") if "family" in cols else pa.nulls(n, pa.bool_())
+    meta = pc.is_valid(table.column("coll_name")) if "coll_name" in cols else pa.array([False] * n)
+    return pc.fill_null(pc.and_kleene(kernel, pc.or_kleene(comm, meta)), False)
 
 
 def _rows(table: pa.Table) -> list[dict]:
     """The records the matcher and the host-bound walk read: only the columns they use (identity,
-    time, stream, step, the collective metadata and CPU-gap columns)."""
+    time, stream, step, the collective metadata and CPU-gap columns) for the collective kernels, the
+    `_LANE` columns for every other one (building 80k wide dicts cost more than the analysis)."""
     keep = [c for c in table.column_names if c in _READ or c.startswith(("coll_", "gap_"))]
-    return table.select(keep).to_pylist()
+    mask = _collective_mask(table)
+    where = pc.indices_nonzero(mask)
+    if len(where) == table.num_rows:
+        return _dicts(table.select(keep))
+    rows = _dicts(table.select([c for c in _LANE if c in table.column_names]))
+    if len(where):
+        for i, row in zip(where.to_pylist(), _dicts(table.select(keep).take(where))):
+            rows[i] = row
+    return rows
 
 
 def _by_rank(records: list[dict], rank_of: dict[int, int]) -> dict[int | None, list[dict]]:

@@ -112,10 +112,15 @@ def scan(n: int, max_gap: int, st: Stage, hits: list, glue: list) -> tuple[list[
     chains: list[list[int]] = []
     grouped = 0
     heads = {d for d, row in enumerate(hits) if row[0]}
+    ids = st.ids
     for seq_no, seq in enumerate(st.seqs):
         s = 0  # the next position a chain may start at
+        last = len(seq) - 1
         for c in candidates(st, seq_no, heads):
             if c < s:
+                continue
+            if n > 1 and (c == last or not (hits[ids[seq[c + 1]]][1] or glue[ids[seq[c + 1]]])):
+                s = c + 1  # the next kernel neither matches the second element nor is glue: `walk` stops at once
                 continue
             pos = walk(n, max_gap, st, seq, c, 0, hits, glue)
             if len(pos) < n:
@@ -137,12 +142,18 @@ def best_run(n: int, max_gap: int, st: Stage, hits: list, glue: list) -> list[in
     """
     best: list[int] = []
     starters = {d for d, row in enumerate(hits) if any(row)}
+    ids = st.ids
     for seq_no, seq in enumerate(st.seqs):
+        last = len(seq) - 1
         for s in candidates(st, seq_no, starters):
-            row = hits[st.ids[seq[s]]]
+            row = hits[ids[seq[s]]]
+            nxt = ids[seq[s + 1]] if s < last else None
             for first in range(n):
                 if row[first] and n - first > len(best):
-                    run = len(walk(n, max_gap, st, seq, s, first, hits, glue))
+                    if nxt is None or first + 1 == n or not (hits[nxt][first + 1] or glue[nxt]):
+                        run = 1  # what `walk` returns when the next kernel cannot extend the run
+                    else:
+                        run = len(walk(n, max_gap, st, seq, s, first, hits, glue))
                     if run > len(best):
                         best = list(range(first, first + run))
             if len(best) >= n - 1:  # a run of n would have been a full chain: nothing can beat this

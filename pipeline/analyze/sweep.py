@@ -187,11 +187,12 @@ class Sweep:
             point_at.append(t)
             p = last_eff[s]
             if p >= 0 and ((sfile[p] is not None and sfile[p] == sfile[h]) or (family[p], family[h]) in pairs):
-                gap_ns = t - last_end[s]  # DepRule.tight, inlined
-                if gap_ns < min(gap_max, max(gap_min, gap_frac * (end[h] - ts[h]))):
-                    risk[h] |= 1
-                if gap_ns < min(gap_max, max(gap_min, gap_frac * (end[p] - ts[p]))):
-                    risk[p] |= 2
+                gap_ns = t - last_end[s]  # DepRule.tight inlined: gap < min(max, max(min, frac × dur))
+                if gap_ns < gap_max:
+                    if gap_ns < gap_min or gap_ns < gap_frac * (end[h] - ts[h]):
+                        risk[h] |= 1
+                    if gap_ns < gap_min or gap_ns < gap_frac * (end[p] - ts[p]):
+                        risk[p] |= 2
             last_eff[s] = h
             if gap is not None:
                 gap[2].append(h)

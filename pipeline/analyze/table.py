@@ -42,12 +42,16 @@ def columns_of(records: Sequence[dict], keys: Sequence[str]) -> list[Sequence[An
         return []
     if not records:
         return [() for _ in keys]
+    first = records[0]
+    present = [k for k in keys if k in first]  # a key the first record lacks is read with `get` alone
     try:
-        if len(keys) == 1:
-            return [list(map(itemgetter(keys[0]), records))]
-        return list(zip(*map(itemgetter(*keys), records)))
+        if len(present) == 1:
+            found = dict(zip(present, [list(map(itemgetter(present[0]), records))]))
+        else:
+            found = dict(zip(present, zip(*map(itemgetter(*present), records)))) if present else {}
     except KeyError:  # some records lack some keys: the fast path per key, `get` only where it fails
-        return [_column(records, k) for k in keys]
+        found = {k: _column(records, k) for k in present}
+    return [found[k] if k in found else [r.get(k) for r in records] for k in keys]
 
 
 def _column(records: Sequence[dict], key: str) -> list:

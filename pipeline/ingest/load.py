@@ -17,7 +17,6 @@ import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.discover import TraceFile, TraceRoot
 from pipeline.ingest.merged import carry_split, split_merged
@@ -91,6 +90,8 @@ def _insert_spooled(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, b
     if tuple(rel.columns) != schema_columns(table):  # insert_into matches columns by position
         raise ValueError(f"{folder}: spooled columns {rel.columns} are not those of {table}")
     rel.insert_into(table)
+    import pyarrow.parquet as pq  # only files too large to keep in memory spool Parquet
+
     return sum(pq.ParquetFile(f).metadata.num_rows for f in folder.glob("*.parquet"))
 
 

@@ -27,7 +27,6 @@ from typing import Callable
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.exits import write_failure
 from pipeline.ingest import reader
@@ -101,6 +100,8 @@ def _out(result: BatchResult, out: Path, batch: Batch, header: dict | None, keep
 
 
 def _write_tables(tables: dict, out: Path, batch: Batch) -> None:
+    import pyarrow.parquet as pq  # only files too large to keep in memory spool Parquet
+
     part = f"part-{batch.number:06d}" + (f"-{batch.first_index}" if batch.first_index else "")
     for name, table in tables.items():
         folder = out / name

@@ -62,9 +62,9 @@ def assign_layers(records: list[dict]) -> dict[str, dict]:
     from the stage's usual one; their kernels stay outside the layers) and ``reason`` (why there is
     no structure, else None).
     """
+    blank = dict.fromkeys(LAYER_KEYS)
     for r in records:
-        for k in LAYER_KEYS:
-            r[k] = None
+        r.update(blank)
     out: dict[str, dict] = {}
     for stage, kernels in group_by_stage(records).items():
         if stage == OUTSIDE:

@@ -1,7 +1,7 @@
 """Slots: one template of positions for every layer of a stage, and each kernel's place in it.
 
 A layer's *signature* is its kernels' slot identities: the kernel key without tile or batch-size
-parts (`slot_key`, so tile variants of one GEMM or attention kernel share a key), the kernel's group
+parts (`normalise_key`, so tile variants of one GEMM or attention kernel share a key), the kernel's group
 and the role its position in the layer gives it (`pipeline.layers.groups.refine`: a GEMM before the
 attention is ``qkv``, the first one after the post-attention norm ``gate_up`` or ``router`` …). The
 most common signature is the template; every other signature is aligned to it by a small dynamic
@@ -38,18 +38,23 @@ class Slot:
     families: Counter = field(default_factory=Counter)
 
 
-def slot_key(r: dict) -> str:
-    """Identity of a kernel for slot matching (tile / template numbers dropped)."""
-    return normalise_key(r.get("name") or "")
+def _identity(name: str | None, family: str | None) -> tuple[str, str]:
+    """(slot key, base group) of a kernel: its identity for slot matching (tile / template numbers
+    dropped: `normalise_key`) and its catalog group."""
+    return normalise_key(name or ""), base_group(name or "", family)
 
 
-def _base(r: dict) -> str:
-    return base_group(r.get("name") or "", r.get("family"))
-
-
-def signature(layer: list[dict]) -> tuple[Elem, ...]:
-    """The slot identities of one layer's kernels, in order."""
-    keys = [(slot_key(r), _base(r)) for r in layer]
+def signature(layer: list[dict], seen: dict | None = None) -> tuple[Elem, ...]:
+    """The slot identities of one layer's kernels, in order (`seen`: (name, family) → (key, base
+    group) already computed, shared by the layers of a stage)."""
+    seen = {} if seen is None else seen
+    keys = []
+    for r in layer:
+        pair = (r.get("name"), r.get("family"))
+        ident = seen.get(pair)
+        if ident is None:
+            ident = seen[pair] = _identity(*pair)
+        keys.append(ident)
     roles = refine([b for _, b in keys])
     return tuple((k, b, g, role) for (k, b), (g, role) in zip(keys, roles))
 
@@ -130,7 +135,8 @@ class Template:
 
 def build(layers: list[list[dict]]) -> tuple[Template, list[list[Slot]]]:
     """The template of these layers and the slot of every kernel (per layer, in order)."""
-    sigs = [signature(layer) for layer in layers]
+    seen: dict = {}
+    sigs = [signature(layer, seen) for layer in layers]
     ranked = [s for s, _ in Counter(sigs).most_common()]
     template: list[Slot] = [Slot(*e) for e in ranked[0]] if ranked else []
     placed: dict[tuple, list[Slot]] = {ranked[0]: list(template)} if ranked else {}
@@ -141,9 +147,15 @@ def build(layers: list[list[dict]]) -> tuple[Template, list[list[Slot]]]:
         placed[sig] = _greedy(list(sig), template, spare)
     template += list(spare.values())
     per_layer = [placed[s] for s in sigs]
+    names: dict[int, list] = {}
+    families: dict[int, list] = {}
     for layer, slots in zip(layers, per_layer):
         for r, slot in zip(layer, slots):
-            slot.names[r.get("display_name") or r.get("name") or ""] += 1
-            slot.families[r.get("family") or "other"] += 1
+            names.setdefault(id(slot), [slot]).append(r.get("display_name") or r.get("name") or "")
+            families.setdefault(id(slot), [slot]).append(r.get("family") or "other")
+    for slot, *seen_names in names.values():  # counted per slot, in first-seen order as one by one
+        slot.names.update(seen_names)
+    for slot, *seen_families in families.values():
+        slot.families.update(seen_families)
     groups = [(s.group, s.role) for s in template]
     return Template(template, groups, {id(s): i for i, s in enumerate(template)}), per_layer

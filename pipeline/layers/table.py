@@ -35,15 +35,18 @@ def _columns(kernels: Kernels) -> dict[str, list]:
 
 
 def _slots(c: dict[str, list], rows: list[int], per: int, in_layers: int) -> list[dict]:
-    acc: dict[int, dict] = {}
+    by_slot: dict[int, list[int]] = defaultdict(list)
+    slot_of = c["slot"]
     for i in rows:
-        s = acc.setdefault(c["slot"][i], {"names": Counter(), "families": Counter(), "time_ns": 0, "launches": 0,
-                                          "layers": set(), "group": c["layer_group"][i], "role": c["slot_role"][i]})
-        s["names"][c["display_name"][i]] += 1
-        s["families"][c["family"][i]] += 1
-        s["time_ns"] += c["dur_ns"][i]
-        s["launches"] += 1
-        s["layers"].add((c["layer_pass"][i], c["layer"][i]))
+        by_slot[slot_of[i]].append(i)
+    acc: dict[int, dict] = {}
+    for slot, idx in by_slot.items():  # counters in first-seen order, as per-row increments would leave them
+        first = idx[0]
+        acc[slot] = {"names": Counter(map(c["display_name"].__getitem__, idx)),
+                     "families": Counter(map(c["family"].__getitem__, idx)),
+                     "time_ns": sum(map(c["dur_ns"].__getitem__, idx)), "launches": len(idx),
+                     "layers": set(zip(map(c["layer_pass"].__getitem__, idx), map(c["layer"].__getitem__, idx))),
+                     "group": c["layer_group"][first], "role": c["slot_role"][first]}
     out = []
     for slot in sorted(acc):
         s = acc[slot]

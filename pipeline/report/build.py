@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from pipeline.analyze.layerwise_table import layerwise_report
 from pipeline.analyze.layers import no_layer_warnings
 from pipeline.analyze.protocol import RootContext, StagePart
-from pipeline.facts import alignment_rates, load_facts, stage_notes
+from pipeline.facts import alignment_rates, load_facts, report_facts, stage_notes
 from pipeline.report.context import context_of, file_ranks, root_files, root_info
 from pipeline.report.registry import ANALYZERS
 from pipeline.report.state import REPORT_VERSION, require_facts
@@ -72,15 +72,20 @@ def views_of(files: list[dict]) -> list[View]:
     return views
 
 
+def _where(table: pa.Table, mask: pa.ChunkedArray) -> pa.Table:
+    """`table` filtered by `mask`; the table itself when the mask keeps every row (no copy)."""
+    return table if pc.all(mask, skip_nulls=False).as_py() is True else table.filter(mask)
+
+
 def _rows_of(facts: pa.Table, files: list[dict]) -> pa.Table:
     ids = pa.array([f["file_id"] for f in files], pa.int64())
-    return facts.filter(pc.is_in(facts.column("file_id"), value_set=ids))
+    return _where(facts, pc.is_in(facts.column("file_id"), value_set=ids))
 
 
 def by_stage(table: pa.Table) -> dict[str, pa.Table]:
     """The table's rows per stage (``outside`` excluded); a trace without any stage is ``all``."""
     stages = [s for s in pc.unique(table.column("stage")).to_pylist() if s != OUTSIDE]
-    out = {s: table.filter(pc.equal(table.column("stage"), s)) for s in stages}
+    out = {s: _where(table, pc.equal(table.column("stage"), s)) for s in stages}
     if set(out) == {"unknown"}:
         return {"all": out["unknown"]}
     return {s: out[s] for s in sorted(out, key=lambda s: STAGE_ORDER.index(s) if s in STAGE_ORDER else -1)}
@@ -108,7 +113,7 @@ class _Runs:
 def _stage(view: View, stage: str, table: pa.Table, mapping: pa.Table | None, ctx: RootContext, runs: _Runs,
            siblings: pa.Table | None) -> dict:
     ranks = tuple(sorted({f["rank"] for f in view.timing if f["rank"] is not None}))
-    unranked = table.filter(pc.is_null(table.column("rank"))).num_rows > 0
+    unranked = table.column("rank").null_count > 0
     whole = StagePart(stage, table, ctx, ranks, unranked, mapping, siblings)
     if not view.combined:
         files = tuple(sorted(f["file_id"] for f in view.timing))
@@ -176,9 +181,10 @@ def _store(conn: duckdb.DuckDBPyConnection, root: str, head: dict, views: list[d
             insert_rows(conn, table, rows)
 
 
-def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
+def analyze_root(conn: duckdb.DuckDBPyConnection, root: str, facts: pa.Table | None = None) -> dict:
     """Compute and store the report of `root` from its stored facts; return what was stored
-    (``views``: the views with their stages; the head row of `report_roots`)."""
+    (``views``: the views with their stages; the head row of `report_roots`). `facts`: the root's
+    facts table as `build_facts` just stored it (spares reading it back), else None."""
     info = root_info(conn, root)
     facts_built_at = require_facts(conn, root)
     files = root_files(conn, root)
@@ -188,7 +194,7 @@ def analyze_root(conn: duckdb.DuckDBPyConnection, root: str) -> dict:
             "warnings": [], "layerwise": layerwise, "layerwise_files": layerwise_files}
     views: list[dict] = []
     if info["status"] != "rejected":
-        facts = load_facts(conn, root)
+        facts = load_facts(conn, root, for_report=True) if facts is None else report_facts(facts)
         plan = views_of(files)
         everyone = plan[0].timing  # the view `all`: every rank's timing files
         rank_of = {f["file_id"]: f["rank"] for f in everyone if f["rank"] is not None}

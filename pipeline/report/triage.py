@@ -8,15 +8,17 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.facts import FactsSummary, build_facts
+from pipeline.gc_pause import without_gc
 from pipeline.report.build import analyze_root
 from pipeline.report.read import TriageOptions, read_report
 from pipeline.report.state import facts_problem, report_problem
 
 
+@without_gc  # every step allocates per-kernel containers over the whole root's records (pipeline.gc_pause)
 def analyze(conn: duckdb.DuckDBPyConnection, root: str, rebuild_facts: bool = True) -> FactsSummary | None:
     """Build the root's facts (unless current and ``rebuild_facts`` is false), then its report."""
     facts = build_facts(conn, root) if rebuild_facts or facts_problem(conn, root) else None
-    analyze_root(conn, root)
+    analyze_root(conn, root, facts.table if facts else None)  # facts just built: no read back
     return facts
 
 
