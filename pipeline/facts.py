@@ -31,7 +31,7 @@ from pipeline.paths import read_sql
 from pipeline.report.state import FACTS_VERSION
 from pipeline.roofline.costs import assign_costs
 from pipeline.stage import OUTSIDE
-from pipeline.store import query_dicts, run_statements, settle, transaction
+from pipeline.store import one_thread, query_dicts, run_statements, settle, transaction
 
 FACT_SCHEMA = pa.schema([
     ("root", pa.string()), ("file_id", pa.int64()), ("ev", pa.int64()), ("seq", pa.int64()), ("rank", pa.int32()),
@@ -160,7 +160,8 @@ def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
     built_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     with transaction(settle(conn)):
         run_statements(conn, "facts/delete_root.sql", [root])
-        conn.from_arrow(table).insert_into("kernel_facts")
+        with one_thread(conn):
+            conn.from_arrow(table).insert_into("kernel_facts")
         conn.from_arrow(rates).insert_into("alignment_rates")
         conn.from_arrow(pa.Table.from_pylist([{**n, **{k: _json(n.get(k)) for k in NOTE_KINDS}} for n in notes],
                                              schema=_NOTES_SCHEMA)).insert_into("stage_notes")

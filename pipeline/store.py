@@ -89,10 +89,7 @@ class Warehouse:
         """An open connection with the schema in place; queued behind other processes."""
         if self.in_memory:
             if self._memory_conn is None:
-                # one thread: this scratch store mostly takes bulk inserts from Arrow, which DuckDB's
-                # multi-threaded path does at twice the CPU with no speed-up (kernel_facts of the 83 MB
-                # benchmark trace: 0.27 s vs 0.14 s); its few joins lose ~15 %
-                self._memory_conn = duckdb.connect(":memory:", config={"threads": 1})
+                self._memory_conn = duckdb.connect(":memory:")
                 ensure_schema(self._memory_conn, scratch=True)
             yield self._memory_conn
             return
@@ -190,6 +187,20 @@ def settle(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     if complete is not None:
         complete()
     return conn
+
+
+@contextmanager
+def one_thread(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a bulk insert from Arrow on one DuckDB thread, then give the connection its threads back:
+    DuckDB's multi-threaded scan of an Arrow table costs about twice the CPU for no speed-up
+    (kernel_facts of the 83 MB benchmark trace: 0.27 s vs 0.14 s), while its queries keep every core."""
+    settle(conn)
+    threads = conn.execute("SELECT current_setting('threads')").fetchone()[0]
+    conn.execute("SET threads = 1")
+    try:
+        yield conn
+    finally:
+        conn.execute(f"SET threads = {int(threads)}")
 
 
 def query_dicts(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:

@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 from duckdb import ColumnExpression, ConstantExpression
 
-from pipeline.store import COLUMN_RE, schema_statements, settle
+from pipeline.store import COLUMN_RE, one_thread, schema_statements, settle
 
 _ARROW = {"TEXT": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "DOUBLE": pa.float64(),
           "BOOLEAN": pa.bool_(), "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us"),
@@ -99,7 +99,8 @@ class Family:
                 raise ValueError(f"{table}: no column for field(s) {', '.join(extra)} "
                                  f"(declare them in sql/schema and docs/json-schema.md)")
         arrays = [pa.array([_encode(r.get(c), t) for r in rows], _ARROW[t]) for c, t in zip(spec.columns, spec.types)]
-        settle(conn).from_arrow(pa.Table.from_arrays(arrays, names=list(spec.columns))).insert_into(table)
+        with one_thread(conn):
+            conn.from_arrow(pa.Table.from_arrays(arrays, names=list(spec.columns))).insert_into(table)
 
     def read_rows(self, conn: duckdb.DuckDBPyConnection, table: str, where: dict[str, object],
                   order: tuple[str, ...]) -> list[dict]:

@@ -22,7 +22,7 @@ from pipeline.discover import TraceFile, TraceRoot
 from pipeline.ingest.merged import carry_split, split_merged
 from pipeline.ingest.parse import ParsedFile
 from pipeline.paths import read_sql, safe_join
-from pipeline.store import file_id_for, run_statements, schema_columns, settle, transaction
+from pipeline.store import file_id_for, one_thread, run_statements, schema_columns, settle, transaction
 
 TRACE_FILE_COLUMNS = (
     "file_id", "root", "path", "framework", "model", "run", "role", "stage", "rank", "kind",
@@ -76,7 +76,8 @@ def _shifted(parts: list[pa.Table], table: str, base: int) -> pa.Table:
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
     """Insert Arrow `rows` into `table` (relation API: no SQL text), columns in the table's order."""
-    settle(conn).from_arrow(rows.select(list(schema_columns(table)))).insert_into(table)
+    with one_thread(conn):
+        conn.from_arrow(rows.select(list(schema_columns(table)))).insert_into(table)
     return rows.num_rows
 
 
