@@ -47,7 +47,20 @@ def _own_ops(records: list[dict]) -> dict[tuple[int, str | None], dict[int, set[
     return out
 
 
-def _op_file(r: dict, own: dict) -> int | str:
+class _OwnOps:
+    """`_own_ops` of the records, built on first use (only mapped replays without a named op file
+    need it; most traces have none)."""
+
+    def __init__(self, records: list[dict]) -> None:
+        self._records, self._built = records, None
+
+    def get(self, key: tuple[int, str | None]) -> dict[int, set[str]]:
+        if self._built is None:
+            self._built = _own_ops(self._records)
+        return self._built.get(key, {})
+
+
+def _op_file(r: dict, own: _OwnOps) -> int | str:
     """The file holding the record's op instance, or why it cannot be told."""
     if r.get("cpu_op_file_id") is not None:
         return r["cpu_op_file_id"]
@@ -55,7 +68,7 @@ def _op_file(r: dict, own: dict) -> int | str:
         return r["file_id"]
     if str(r.get("mapped_from") or "").startswith("eager steps"):
         return r["file_id"]
-    files = {f: st for f, st in own.get((r["cpu_op_ev"], r.get("cpu_op")), {}).items() if f != r["file_id"]}
+    files = {f: st for f, st in own.get((r["cpu_op_ev"], r.get("cpu_op"))).items() if f != r["file_id"]}
     if len(files) > 1:
         files = {f: st for f, st in files.items() if r.get("stage") in st}
     if len(files) == 1:
@@ -81,7 +94,7 @@ def _no_op_reason(r: dict) -> str:
 def fetch_ops(conn: duckdb.DuckDBPyConnection, keys: Iterable[OpKey]) -> dict[OpKey, OpCall]:
     """The recorded inputs of the given op instances (`sql/roofline/op_inputs.sql`); each distinct
     signature is parsed once and its `OpCall` shared."""
-    keys = sorted(set(keys))
+    keys = list(set(keys))  # the join does not need them in order
     wanted = pa.table({"file_id": pa.array([k[0] for k in keys], pa.int64()),
                        "ev": pa.array([k[1] for k in keys], pa.int64())})
     conn.register("_wanted", wanted)
@@ -152,7 +165,7 @@ def assign_costs(conn: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
 
 
 def _assign(conn: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
-    own = _own_ops(records)
+    own = _OwnOps(records)
     groups: dict[tuple, list[dict]] = defaultdict(list)
     op_of_group: dict[tuple, OpKey] = {}
     for r in records:
