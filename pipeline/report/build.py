@@ -139,7 +139,7 @@ def _mapping_stages(facts: pa.Table, view: View) -> dict[str, pa.Table]:
 def analyze_view(conn: duckdb.DuckDBPyConnection, facts: pa.Table, view: View, root: RootFacts, runs: _Runs) -> dict:
     """Every stage of one view, plus what lies outside the steps."""
     timing = _rows_of(facts, view.timing)
-    per_device = timing.group_by(["file_id", "device"]).aggregate([("dur_ns", "sum")])  # one row per GPU, not per kernel
+    per_device = timing.group_by(["file_id", "device"]).aggregate([("dur_ns", "sum")])  # a row per GPU, not kernel
     per_device = per_device.select(["file_id", "device", "dur_ns_sum"]).rename_columns(["file_id", "device", "dur_ns"])
     device = trace_device(conn, per_device.to_pylist())
     ctx = context_of(root.info, view.timing, view.mapping, root.rates, device, root.rank_of, root.notes)

@@ -3,8 +3,9 @@
 vLLM's ``vllm::moe_forward(hidden_states [T, H'], router_logits [T, E], layer_name)`` records no
 expert weights. With the model's architecture (`pipeline/catalog/models.toml`, matched by the
 root's model name; for a file that names no model, the one entry whose source file
-``models/<code>.py`` is on the trace's Python stacks and whose sizes fit the op) each of the T·top_k (token, expert) pairs runs the expert's up (and gate) and
-down GEMMs: FLOPs = 2·T·top_k·(weights per expert). The experts are sharded over the trace's
+``models/<code>.py`` is on the trace's Python stacks and whose sizes fit the op) each of the
+T·top_k (token, expert) pairs runs the expert's up (and gate) and down GEMMs:
+FLOPs = 2·T·top_k·(weights per expert). The experts are sharded over the trace's
 group of n ranks, by intermediate size (TP) or by expert (EP): either way one rank's mean share
 is 1/n. Checks: E of the logits equals the architecture's; H' is H or H padded to a multiple of
 128 / 256 (vLLM's MXFP4 backends pad the hidden size). The roof is the activations' dtype (the
@@ -30,7 +31,8 @@ def _fits(arch: Architecture, experts: int, hidden: int) -> str | None:
     """Why the op's shapes are not this architecture's (None: they fit)."""
     h = arch.hidden_size
     if experts != arch.num_experts:
-        return f"router logits give {experts} experts, {arch.name} has {arch.num_experts} ({arch.source}): not this model"
+        return (f"router logits give {experts} experts, {arch.name} has {arch.num_experts} ({arch.source}): "
+                "not this model")
     if hidden not in (h, _round_up(h, 128), _round_up(h, 256)):
         return f"hidden size {hidden} is neither {arch.name}'s {h} nor it padded to 128 / 256"
     return None
