@@ -35,10 +35,9 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import ROOT, WORK, print_table, run_child  # noqa: E402
+from tracegen.minimal import KERNEL, write_tiny_root  # noqa: E402
 
 OUT = WORK / "robustness"
-KERNEL = {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": 1.0, "dur": 1.0,
-          "args": {"correlation": 1}}
 HEAD = "import sys, time\nsys.path.insert(0, {tree!r})\nimport pipeline\nassert pipeline.__file__.startswith({tree!r})\n"
 PARSE = HEAD + """from pathlib import Path
 from pipeline.ingest.parse import parse_file
@@ -112,12 +111,7 @@ def _name_file(mb: int) -> Path:
 
 def _files_root(count: int) -> Path:
     root = OUT / f"files-{count}" / "run"
-    if not root.exists():
-        root.mkdir(parents=True)
-        for i in range(count):
-            events = [dict(KERNEL, ts=1.0 + j, args={"correlation": j}) for j in range(3)]
-            (root / f"f{i:05d}-rank-{i}.trace.json").write_bytes(orjson.dumps({"traceEvents": events}))
-    return root
+    return root if root.exists() else write_tiny_root(root, count)
 
 
 def _cell(result: dict) -> str:

@@ -48,3 +48,18 @@ def analyze_all(conn) -> list[str]:
     for root in roots:
         analyze(conn, root)
     return roots
+
+
+def ingest_generated_pair(mapping: dict, formal: dict, framework: str, tmp_path: Path, spool: Path):
+    """Write a generated mapping/formal decode pair (tracegen.make_pair) as the framework names its files,
+    ingest it as one root into an in-memory warehouse; return (warehouse, root key)."""
+    from pipeline.discover import pair_root
+    from pipeline.ingest import ingest_root
+    from pipeline.store import Warehouse
+    from tracegen import file_name, write_trace
+
+    mp = write_trace(mapping, tmp_path / "m" / file_name(framework, stage="decode", role="mapping"))
+    fm = write_trace(formal, tmp_path / "f" / file_name(framework, stage="decode", role="formal"))
+    wh, root = Warehouse(None), pair_root(mp, fm)
+    ingest_root(root, wh, spool)
+    return wh, root.key

@@ -12,13 +12,13 @@ import pytest
 
 from pipeline.align.cross_root import attribute_cross_root
 from pipeline.attribute import attribute_files, ok_file_ids
-from pipeline.discover import pair_root
 from pipeline.frames import choose_site
-from pipeline.ingest import ingest_inputs, ingest_root
+from pipeline.ingest import ingest_inputs
 from pipeline.layers import assign_layers
 from pipeline.report.triage import triage_root
 from pipeline.store import Warehouse
 from tracegen import BASE_NS, GroundTruth, ModelSpec, file_name, make_pair, make_trace_with_truth, write_trace
+from tests.conftest import ingest_generated_pair
 
 MOE = {"moe": True, "dense_layers": 1, "shell": True}
 
@@ -42,13 +42,9 @@ def _graph_share(records: list[dict], ok) -> float:
 @pytest.mark.parametrize("framework", ["sglang", "vllm"])
 def test_mapping_pair_by_slots_gives_the_true_site(framework: str, tmp_path: Path, spool: Path) -> None:
     mapping, formal, truth = make_pair(ModelSpec(layers=5, framework=framework, **MOE), steps=3, seed=5)
-    mp = write_trace(mapping, tmp_path / "m" / file_name(framework, stage="decode", role="mapping"))
-    fm = write_trace(formal, tmp_path / "f" / file_name(framework, stage="decode", role="formal"))
-    wh = Warehouse(None)
-    root = pair_root(mp, fm)
-    ingest_root(root, wh, spool)
+    wh, root = ingest_generated_pair(mapping, formal, framework, tmp_path, spool)
     with wh.connect() as conn:
-        report = triage_root(conn, root.key)
+        report = triage_root(conn, root)
         rows = conn.execute("SELECT k.ev, k.stream, k.ts_ns, k.dur_ns, k.site, k.attribution, k.is_graph "
                             "FROM kernel_facts k JOIN trace_files f USING (file_id) WHERE f.role = 'formal'").fetchall()
     [stage] = report["stages"]

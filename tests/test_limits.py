@@ -27,11 +27,10 @@ from pipeline.ingest.parse import parse_file
 from pipeline.ingest.spool import private_spool
 from pipeline.paths import UnsafePath, safe_join
 from pipeline.store import Warehouse
+from tracegen.minimal import KERNEL, write_tiny_root
 from tests.conftest import TRACES
 
 SMALL = TRACES / "sglang/qwen3-8b-mi300x-decode-graph-bs32/sglang_Qwen3-8B_decode.json.gz"
-KERNEL = {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": 1.0, "dur": 1.0,
-          "args": {"correlation": 1}}
 
 
 class _Counting:
@@ -49,12 +48,7 @@ class _Counting:
 
 
 def _tiny_root(tmp_path: Path, files: int) -> Path:
-    root = tmp_path / f"data{files}" / "many"
-    root.mkdir(parents=True)
-    for i in range(files):
-        events = [dict(KERNEL, ts=1.0 + j, args={"correlation": j}) for j in range(3)]
-        (root / f"f{i:05d}-rank-{i}.trace.json").write_bytes(orjson.dumps({"traceEvents": events}))
-    return root
+    return write_tiny_root(tmp_path / f"data{files}" / "many", files)
 
 
 def test_loading_a_root_costs_the_same_statements_for_10_or_400_files(tmp_path: Path) -> None:

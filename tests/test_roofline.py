@@ -11,15 +11,14 @@ import pytest
 from pipeline.analyze.roofline import add_expected_gains, combine, kernel_roof, roofline_stage
 from pipeline.attribute import attribute_files, ok_file_ids
 from pipeline.cli import main
-from pipeline.discover import pair_root
-from pipeline.ingest import ingest_inputs, ingest_root
+from pipeline.ingest import ingest_inputs
 from pipeline.report.read import TriageOptions
 from pipeline.report.triage import triage_root
 from pipeline.roofline.costs import assign_costs, split_by_duration
 from pipeline.roofline.devices import match_device
 from pipeline.store import Warehouse
-from tests.conftest import TRACES, load_json_exact
-from tracegen import ModelSpec, file_name, make_pair, write_trace
+from tests.conftest import TRACES, ingest_generated_pair, load_json_exact
+from tracegen import ModelSpec, make_pair
 
 EAGER = {  # the corpus's eager traces and the catalog entry their GPU must match
     "hf-h100": ("hf-transformers/qwen1.5-0.5b-chat-h100-bs16-forward", "h100-sxm"),
@@ -175,12 +174,9 @@ def test_split_by_duration_sums_exactly(total: int, durations: list[int]) -> Non
 def test_graph_replays_take_the_shapes_of_the_mapping_op(tmp_path: Path) -> None:
     layers, steps = 2, 3
     mapping, formal, truth = make_pair(ModelSpec(layers=layers, framework="sglang"), steps=steps, stage="decode")
-    m = write_trace(mapping, tmp_path / "m" / file_name("sglang", stage="decode", role="mapping"))
-    f = write_trace(formal, tmp_path / "f" / file_name("sglang", stage="decode", role="formal"))
-    wh, root = Warehouse(None), pair_root(m, f)
-    ingest_root(root, wh, tmp_path / "spool")
+    wh, root = ingest_generated_pair(mapping, formal, "sglang", tmp_path, tmp_path / "spool")
     with wh.connect() as conn:
-        report = triage_root(conn, root.key, TriageOptions(cutoff_pct=0))
+        report = triage_root(conn, root, TriageOptions(cutoff_pct=0))
     [stage] = report["stages"]
     # every generated op records mm shapes [16, 4096] x [4096, 4096]; four GEMM ops per layer per step
     assert stage["roofline"]["gemm_flops"] == steps * layers * 4 * (2 * 16 * 4096 * 4096)

@@ -16,7 +16,7 @@ from pipeline.ingest import ingest_root
 from pipeline.report.read import TriageOptions
 from pipeline.report.triage import triage_root
 from pipeline.store import Warehouse
-from tests.conftest import TRACES, load_json_exact, us_to_ns
+from tests.conftest import TRACES, ingest_generated_pair, load_json_exact, us_to_ns
 from tracegen import ModelSpec, file_name, make_pair, make_trace, write_trace
 
 EAGER = {
@@ -117,13 +117,9 @@ def _raw(frame: str) -> str:
 @pytest.mark.parametrize("framework", ["sglang", "vllm", "trtllm"])
 def test_generated_pairs_map_formal_time_to_the_correct_site(framework: str, tmp_path: Path, spool: Path) -> None:
     mapping, formal, truth = make_pair(ModelSpec(layers=4, framework=framework), steps=3, stage="decode", seed=3)
-    mp_path = write_trace(mapping, tmp_path / "m" / file_name(framework, stage="decode", role="mapping"))
-    fm_path = write_trace(formal, tmp_path / "f" / file_name(framework, stage="decode", role="formal"))
-    wh = Warehouse(None)
-    root = pair_root(mp_path, fm_path)
-    ingest_root(root, wh, spool)
+    wh, root = ingest_generated_pair(mapping, formal, framework, tmp_path, spool)
     with wh.connect() as conn:
-        report = triage_root(conn, root.key)
+        report = triage_root(conn, root)
         facts = conn.execute(
             "SELECT k.ev, k.stream, k.ts_ns, k.dur_ns, k.site FROM kernel_facts k JOIN trace_files f USING (file_id) "
             "WHERE f.role = 'formal'").fetchall()

@@ -9,9 +9,12 @@ late rank, bandwidths, and the host-bound ceiling (docs/collectives.md).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pipeline.paths import read_catalog
 
 
+@lru_cache(maxsize=1)
 def load_config() -> dict:
-    """`pipeline/catalog/collectives.toml`."""
+    """`pipeline/catalog/collectives.toml`, parsed once per process (shared: do not modify it)."""
     return read_catalog("collectives.toml")

@@ -12,20 +12,17 @@ trace's group size.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pipeline.collectives import load_config
 from pipeline.collectives.metrics import busbw_factor, record_message_bytes
 from pipeline.roofline.context import TraceContext
 from pipeline.roofline.shapes import Cost, NoModel, OpCall
 
 MODEL = "collective"
-collectives_config = lru_cache(maxsize=1)(load_config)
 NOTE = "bus bytes (NCCL-tests busbw rule) at the interconnect roof; the time includes waiting for other ranks"
 
 
 def _cost(name: str, collective: str, size: int, n: int | None) -> Cost | NoModel:
-    kind, factor = busbw_factor(collective, n, collectives_config())
+    kind, factor = busbw_factor(collective, n, load_config())
     if kind is None:
         return NoModel(f"{name}: collective {collective!r} has no bus-bandwidth rule (collectives.toml)")
     if factor is None:
@@ -43,7 +40,7 @@ def collective(op: OpCall, ctx: TraceContext, tensor: int, collective: str) -> C
 def collective_from_metadata(record: dict, ctx: TraceContext) -> Cost | NoModel | None:
     """A kernel carrying NCCL metadata (None when it has none or the sizes are not recorded)."""
     name = record.get("coll_name")
-    size = record_message_bytes(record, collectives_config()) if name else None
+    size = record_message_bytes(record, load_config()) if name else None
     if size is None:
         return None
     return _cost(record.get("name") or name, name, size, record.get("coll_group_size") or ctx.group_size)
