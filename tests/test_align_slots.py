@@ -123,3 +123,27 @@ def test_cross_root_takes_source_records_from_the_caller(tmp_path: Path, spool: 
         result = attribute_cross_root(conn, keys["graph"], target, sources={keys["eager-old"]: source})
     assert result["decode"]["source_root"] == keys["eager-old"]
     assert _graph_share(target, lambda r: r["site"] == "cross_root: " + _true_site(truth, r)) >= 0.99
+
+
+def test_an_eager_extend_maps_piecewise_extends_and_graph_decodes_of_the_same_trace(tmp_path: Path,
+                                                                                    spool: Path) -> None:
+    """The production shape of issue 18 (SGLang): a long extend runs eagerly, shorter extends replay piecewise
+    graphs around eager attention, decode replays a full graph — one trace, no graph-off capture."""
+    obj, truth = make_trace_with_truth(ModelSpec(layers=5, **MOE), steps=2, mode="graph", eager_prefill_steps=1,
+                                       piecewise_prefill_steps=2)
+    write_trace(obj, tmp_path / "root" / file_name("sglang", stage="decode"))
+    wh = Warehouse(None)
+    [summary] = ingest_inputs([tmp_path / "root"], wh, spool)
+    with wh.connect() as conn:
+        report = triage_root(conn, summary.root)
+        rows = conn.execute("SELECT ev, stream, ts_ns, dur_ns, site, attribution, is_graph, stage "
+                            "FROM kernel_facts WHERE root = ?", [summary.root]).fetchall()
+    records = [dict(zip(("ev", "stream", "ts_ns", "dur_ns", "site", "attribution", "is_graph", "stage"), r))
+               for r in rows]
+    for stage in ("prefill", "decode"):
+        mine = [r for r in records if r["stage"] == stage]
+        assert any(r["is_graph"] for r in mine), stage
+        assert _graph_share(mine, lambda r: r["attribution"] == "mapped" and r["site"] == _true_site(truth, r)) \
+            >= 0.99, stage
+        part = next(s for s in report["stages"] if s["stage"] == stage)
+        assert part["layers"]["count"] == 5 and part["alignment"]["source"] == "eager steps of this trace"

@@ -763,9 +763,11 @@ def _finish(w: _Writer, spec: ModelSpec) -> dict:
 
 def make_trace_with_truth(spec: ModelSpec, *, steps: int, mode: str = "eager", stage: str = "decode",
                           seed: int = 0, streams: int = 1, tile_variant: int = 0, extra_memcpy: bool = False,
-                          eager_prefill_steps: int = 0) -> tuple[dict, GroundTruth]:
+                          eager_prefill_steps: int = 0, piecewise_prefill_steps: int = 0) -> tuple[dict, GroundTruth]:
     """``make_trace`` plus the ground truth of every kernel. ``eager_prefill_steps`` leading eager
-    prefill steps precede graph steps (SGLang: extend eagerly, decode as graph replays)."""
+    prefill steps precede graph steps (SGLang: extend eagerly, decode as graph replays); then
+    ``piecewise_prefill_steps`` prefill steps replay piecewise graphs split around eager attention
+    (SGLang's piecewise CUDA graph for extends below its token cap)."""
     if mode not in ("eager", "graph", "piecewise") or stage not in ("decode", "prefill"):
         raise ValueError(f"bad mode/stage: {mode!r}/{stage!r}")
     w = _Writer(spec, seed, streams)
@@ -774,10 +776,11 @@ def make_trace_with_truth(spec: ModelSpec, *, steps: int, mode: str = "eager", s
     gc_was = gc.isenabled()
     gc.disable()  # millions of small acyclic dicts: the cyclic GC would dominate the run time
     try:
-        for step in range(steps + eager_prefill_steps):
-            pre = step < eager_prefill_steps
+        prefill = ["eager"] * eager_prefill_steps + ["piecewise"] * piecewise_prefill_steps
+        for step in range(steps + len(prefill)):
+            pre = step < len(prefill)
             ctx = _Ctx(spec, "prefill" if pre else stage, tile_variant, ops, frames)
-            _run_step(ctx, w, step, "eager" if pre else mode, extra_memcpy)
+            _run_step(ctx, w, step, prefill[step] if pre else mode, extra_memcpy)
         return _finish(w, spec), w.truth
     finally:
         if gc_was:
