@@ -160,7 +160,7 @@ def store_facts(conn: duckdb.DuckDBPyConnection, root: str, records: list[dict],
     built_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     with transaction(settle(conn)):
         run_statements(conn, "facts/delete_root.sql", [root])
-        with one_thread(conn):
+        with one_thread(conn, table.num_rows):
             conn.from_arrow(table).insert_into("kernel_facts")
         conn.from_arrow(rates).insert_into("alignment_rates")
         conn.from_arrow(pa.Table.from_pylist([{**n, **{k: _json(n.get(k)) for k in NOTE_KINDS}} for n in notes],

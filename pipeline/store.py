@@ -189,12 +189,20 @@ def settle(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return conn
 
 
+ONE_THREAD_MIN_ROWS = 50_000
+
+
 @contextmanager
-def one_thread(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Run a bulk insert from Arrow on one DuckDB thread, then give the connection its threads back:
-    DuckDB's multi-threaded scan of an Arrow table costs about twice the CPU for no speed-up
-    (kernel_facts of the 83 MB benchmark trace: 0.27 s vs 0.14 s), while its queries keep every core."""
+def one_thread(conn: duckdb.DuckDBPyConnection, rows: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a bulk insert of `rows` rows from Arrow on one DuckDB thread, then give the connection its
+    threads back: DuckDB's multi-threaded scan of an Arrow table costs about twice the CPU for no
+    speed-up (kernel_facts of the 83 MB benchmark trace: 0.27 s vs 0.14 s), while its queries keep
+    every core. Below `ONE_THREAD_MIN_ROWS` the insert runs as is: the three settings statements
+    (~0.7 ms) cost more than the scan saves, and a small trace makes dozens of such inserts."""
     settle(conn)
+    if rows < ONE_THREAD_MIN_ROWS:
+        yield conn
+        return
     threads = conn.execute("SELECT current_setting('threads')").fetchone()[0]
     conn.execute("SET threads = 1")
     try:

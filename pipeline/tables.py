@@ -99,7 +99,7 @@ class Family:
                 raise ValueError(f"{table}: no column for field(s) {', '.join(extra)} "
                                  f"(declare them in sql/schema and docs/json-schema.md)")
         arrays = [pa.array([_encode(r.get(c), t) for r in rows], _ARROW[t]) for c, t in zip(spec.columns, spec.types)]
-        with one_thread(conn):
+        with one_thread(conn, len(rows)):
             conn.from_arrow(pa.Table.from_arrays(arrays, names=list(spec.columns))).insert_into(table)
 
     def read_rows(self, conn: duckdb.DuckDBPyConnection, table: str, where: dict[str, object],

@@ -76,7 +76,7 @@ def _shifted(parts: list[pa.Table], table: str, base: int) -> pa.Table:
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
     """Insert Arrow `rows` into `table` (relation API: no SQL text), columns in the table's order."""
-    with one_thread(conn):
+    with one_thread(conn, rows.num_rows):
         conn.from_arrow(rows.select(list(schema_columns(table)))).insert_into(table)
     return rows.num_rows
 
