@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.capture.cli import register as register_capture
 
     register_capture(sub)
+    from pipeline.serve.cli import register as register_serve
+
+    register_serve(sub)
     _plug_in(sub)
     return parser
 

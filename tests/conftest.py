@@ -63,3 +63,19 @@ def ingest_generated_pair(mapping: dict, formal: dict, framework: str, tmp_path:
     wh, root = Warehouse(None), pair_root(mp, fm)
     ingest_root(root, wh, spool)
     return wh, root.key
+
+
+EAGER_EXTEND = TRACES / "sglang/qwen3-8b-mi300x-extend-eager-bs15/sglang_Qwen3-8B_prefilldecode.json.gz"
+
+
+def big_ingest_root(tmp_path: Path) -> Path:
+    """A root whose parse takes a while (the real eager extend trace's events four times, ~60 MB):
+    long enough to interrupt a command in the middle."""
+    import orjson
+
+    doc = orjson.loads(gzip.decompress(EAGER_EXTEND.read_bytes()))
+    doc["traceEvents"] = doc["traceEvents"] * 4
+    root = tmp_path / "data" / "big"
+    root.mkdir(parents=True)
+    (root / "big.trace.json").write_bytes(orjson.dumps(doc))
+    return root

@@ -15,10 +15,10 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from tests.conftest import TRACES
+from tests.conftest import EAGER_EXTEND, TRACES, big_ingest_root
 
 REPO = Path(__file__).resolve().parents[1]
-BIG = TRACES / "sglang/qwen3-8b-mi300x-extend-eager-bs15/sglang_Qwen3-8B_prefilldecode.json.gz"
+BIG = EAGER_EXTEND
 SMALL = TRACES / "sglang/qwen3-8b-mi300x-decode-graph-bs32/sglang_Qwen3-8B_decode.json.gz"
 TABLES = ("trace_files", "kernels", "gpu_memops", "launches", "cpu_ops", "python_frames", "annotations", "trace_meta")
 
@@ -44,16 +44,6 @@ def test_inspect_of_a_large_file_that_fails_at_once_exits_1_not_134(tmp_path: Pa
         assert orjson.loads(out)["ingest"]["status"] == "error" and "terminate" not in err
 
 
-def _big_root(tmp_path: Path) -> Path:
-    """A root whose parse takes a while (the real extend trace's events four times, ~60 MB)."""
-    doc = orjson.loads(gzip.decompress(BIG.read_bytes()))
-    doc["traceEvents"] = doc["traceEvents"] * 4
-    root = tmp_path / "data" / "big"
-    root.mkdir(parents=True)
-    (root / "big.trace.json").write_bytes(orjson.dumps(doc))
-    return root
-
-
 def _interrupt(tmp_path: Path, root: Path, sig: int) -> tuple[int, str, Path]:
     state = tmp_path / f"state-{sig}"
     proc = _start(["ingest", str(root), "--warehouse", str(tmp_path / "w.duckdb")], state)
@@ -66,7 +56,7 @@ def _interrupt(tmp_path: Path, root: Path, sig: int) -> tuple[int, str, Path]:
 
 
 def test_ctrl_c_and_sigterm_end_with_one_line_and_leave_no_spool(tmp_path: Path) -> None:
-    root = _big_root(tmp_path)
+    root = big_ingest_root(tmp_path)
     assert _run(["ingest", str(SMALL.parent), "--warehouse", str(tmp_path / "w.duckdb"), "-q"], tmp_path / "s")[0] == 0
     before = _rows(tmp_path / "w.duckdb")
     for sig, status, word in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):

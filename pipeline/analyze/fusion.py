@@ -169,6 +169,15 @@ def load_catalog() -> list[Pattern]:
     return list(_load())
 
 
+def compile_catalog() -> int:
+    """Compile every catalog regex now (a warm server does, once); returns how many."""
+    regexes = [r for p in _load() for r in (p.fused, p.glue) if r is not None]
+    regexes += [r for p in _load() for chain in p.chains() for el in chain for r in (el.name, el.exclude) if r]
+    for regex in regexes:
+        regex.search("")
+    return len(regexes)
+
+
 # --------------------------------------------------------------------------- gating
 
 

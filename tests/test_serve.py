@@ -1,0 +1,209 @@
+"""The warm server (`proftriage serve`, docs/serve.md), in real processes: a served command prints,
+exits and is interrupted exactly as one run in its own process; a stale, dead or absent server never
+loses a command; the server stops when told, when idle, and when its code changes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.paths import REPO_ROOT
+from pipeline.serve import protocol
+from pipeline.serve.client import run_served
+from pipeline.serve.server import alive
+from tests.conftest import TRACES, big_ingest_root
+
+SMALL = TRACES / "sglang/qwen3-8b-mi300x-decode-graph-bs32/sglang_Qwen3-8B_decode.json.gz"
+PIECEWISE = TRACES / "vllm/gpt-oss-20b-mi300x-mixed-piecewisegraph/graph_execution.json.gz"
+
+
+def _env(state: Path, **extra: str) -> dict[str, str]:
+    return dict(os.environ, PROFTRIAGE_STATE_DIR=str(state), **extra)
+
+
+def _start(args: list[str], state: Path, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipeline.launch", *args], cwd=REPO_ROOT, env=_env(state, **extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _run(args: list[str], state: Path, **extra: str) -> tuple[int, str, str]:
+    proc = _start(args, state, **extra)
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out.decode(), err.decode()
+
+
+class Served:
+    """A `proftriage serve` process of a state dir, its output in `<tmp>/serve.out`."""
+
+    def __init__(self, tmp: Path, idle_s: float = 300) -> None:
+        self.state = tmp / "state"
+        self.log = tmp / "serve.out"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.launch", "serve", "--idle-timeout",
+                                          str(idle_s)], cwd=REPO_ROOT, env=_env(self.state),
+                                         stdout=out, stderr=subprocess.STDOUT)
+        self.socket = protocol.socket_path(self.state)
+        deadline = time.monotonic() + 120
+        while not alive(self.socket):
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.05)
+
+    def workers(self) -> int:
+        return self.log.read_text().count(" worker ")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=60)
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    server = Served(tmp_path)
+    yield server
+    server.close()
+
+
+def test_a_served_command_prints_and_exits_as_a_local_one(served: Served) -> None:
+    cases = (["triage", "--input", str(PIECEWISE), "--format", "json", "-q"],
+             ["triage", "--input", str(SMALL), "-q"],
+             ["triage", "--input", str(SMALL.parent / "missing.json.gz")],  # exit 2, one error line
+             ["triage", "--no-such-option"])  # argparse: usage on stderr, exit 2
+    for args in cases:
+        before = served.workers()
+        here = _run(args, served.state, PROFTRIAGE_SERVER="off")
+        there = _run(args, served.state)
+        assert served.workers() == before + 1, (args, served.log.read_text())
+        assert there == here, args
+    assert here[0] == 2 and "unrecognized arguments" in here[2]
+
+
+def test_the_off_switch_runs_here(served: Served) -> None:
+    status, out, _ = _run(["triage", "--input", str(SMALL), "--format", "json", "-q"], served.state,
+                          PROFTRIAGE_SERVER="off")
+    assert status == 0 and out.startswith("{") and served.workers() == 0
+
+
+def test_ctrl_c_and_sigterm_reach_the_served_command(served: Served, tmp_path: Path) -> None:
+    root = big_ingest_root(tmp_path)
+    for sig, status, word in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):
+        proc = _start(["ingest", str(root), "--warehouse", str(tmp_path / "w.duckdb")], served.state)
+        spool = served.state / "spool"
+        while proc.poll() is None and not list(spool.glob("run-*/*")):  # the worker's own spool holds a batch
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == status, err
+        assert f"proftriage: {word}; " in err.decode()
+        assert list(spool.iterdir()) == []  # the worker removed its spool, as a local run does
+    assert alive(served.socket)  # the server itself goes on
+
+
+def test_closed_output_ends_a_served_command_with_141(served: Served) -> None:
+    proc = _start(["triage", "--input", str(SMALL), "-q"], served.state)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and err == "", err
+    proc.stderr.close()
+
+
+def test_a_worker_killed_without_a_status_is_an_error_not_a_rerun(served: Served, tmp_path: Path) -> None:
+    root = big_ingest_root(tmp_path)
+    proc = _start(["ingest", str(root), "--warehouse", str(tmp_path / "w.duckdb")], served.state)
+    while proc.poll() is None and " worker " not in served.log.read_text():
+        time.sleep(0.01)
+    pid = int(served.log.read_text().split(" worker ")[1].split(":")[0])
+    os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "ended without a status" in err.decode()
+    assert served.workers() == 1  # not started a second time
+
+
+def test_a_second_server_and_stop(served: Served) -> None:
+    status, _, err = _run(["serve"], served.state)
+    assert status == 1 and "already answers" in err
+    status, out, _ = _run(["serve", "--stop"], served.state)
+    assert status == 0 and str(served.proc.pid) in out
+    assert served.proc.wait(timeout=60) == 0 and not served.socket.exists()
+    status, _, err = _run(["serve", "--stop"], served.state)
+    assert status == 1 and "no proftriage server answers" in err
+
+
+def test_a_server_with_other_code_steps_aside(served: Served) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(served.socket))
+        protocol.send(sock, {"argv": ["--version"], "stamp": "older code"}, fds=[0, 1, 2])
+        reply, _ = protocol.recv(sock)
+    assert "stale" in reply
+    assert served.proc.wait(timeout=60) == 0 and not served.socket.exists()  # it stopped: of no more use
+    assert served.workers() == 0
+
+
+def test_the_client_runs_here_when_the_server_is_stale(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    state = tmp_path / "fake-state"
+    state.mkdir()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(protocol.socket_path(state)))
+    listener.listen(1)
+
+    def answer_stale() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request, fds = protocol.recv(conn, max_fds=3)
+            for fd in fds:
+                os.close(fd)
+            protocol.send(conn, {"stale": f"fake server, asked for {request['argv']}"})
+
+    thread = threading.Thread(target=answer_stale, daemon=True)
+    thread.start()
+    assert run_served(["--version"], state, REPO_ROOT) is None  # the caller runs the command itself
+    thread.join(timeout=10)
+    listener.close()
+    assert "note: fake server, asked for ['--version']; running here" in capsys.readouterr().err
+
+
+def test_no_server_or_a_dead_socket_runs_here(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    args = ["triage", "--input", str(SMALL), "--format", "json", "-q"]
+    status, out, err = _run(args, state)
+    assert status == 0 and out.startswith("{"), err
+    state.mkdir(exist_ok=True)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(protocol.socket_path(state)))  # a socket file nobody listens on (a server killed -9)
+    dead.close()
+    assert _run(args, state) == (status, out, err)
+
+
+def test_an_idle_server_stops_and_removes_its_socket(tmp_path: Path) -> None:
+    server = Served(tmp_path, idle_s=1)
+    try:
+        assert server.proc.wait(timeout=60) == 0
+        assert not server.socket.exists() and "idle for 1 s: stopping" in server.log.read_text()
+    finally:
+        server.close()
+
+
+def test_detach_starts_a_background_server(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    status, out, err = _run(["serve", "--detach", "--idle-timeout", "120"], state)
+    try:
+        assert status == 0 and "serve --stop" in out, err
+        assert _run(["--version"], state)[0] == 0
+        assert " worker " in (state / "serve.log").read_text()
+    finally:
+        assert _run(["serve", "--stop"], state)[0] == 0
+
+
+def test_a_long_state_path_gets_a_short_socket(tmp_path: Path) -> None:
+    deep = tmp_path / ("x" * 120)
+    path = protocol.socket_path(deep)
+    assert len(os.fsencode(path)) <= 100 and path == protocol.socket_path(deep)
+    assert protocol.socket_path(tmp_path) == tmp_path / "serve.sock"
