@@ -19,11 +19,13 @@ together; it can miss spikes shorter than the sampling period). The peak memory 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -174,3 +176,59 @@ RESULT = {{"work_s": time.perf_counter() - t0, "events": len(obj.get("traceEvent
 def orjson_child(path: Path) -> dict:
     """Baseline: read the whole file and ``orjson.loads`` it, in a fresh process."""
     return run_child(ORJSON_CHILD.format(path=str(path)))
+
+
+class Served:
+    """A `proftriage serve` of its own state dir under WORK, for timing served commands (docs/serve.md)."""
+
+    def __init__(self, name: str = "bench-serve") -> None:
+        from pipeline.serve.server import alive
+        from pipeline.serve.protocol import socket_path
+
+        self.state = WORK / name
+        self.env = dict(os.environ, PROFTRIAGE_STATE_DIR=str(self.state))
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.launch", "serve", "--idle-timeout", "3600"],
+                                     cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while not alive(socket_path(self.state)):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("proftriage serve did not start")
+            time.sleep(0.05)
+
+    def __enter__(self) -> "Served":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def command_wall(args: list[str], env: dict | None = None) -> float:
+    """Wall seconds of the `proftriage` executable (`python -m pipeline.launch`) running `args`, output
+    discarded; served when `env` names the state dir of a running `Served`, else in its own process."""
+    env = dict(env or os.environ)
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pipeline.launch", *args], cwd=ROOT, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"proftriage {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    return wall
+
+
+@contextlib.contextmanager
+def base_checkout(base: str):
+    """(label, source tree) of `base`: a folder as is, or a commit checked out into a temporary git worktree."""
+    if Path(base).is_dir():
+        yield base, Path(base).resolve()
+        return
+    rev = subprocess.run(["git", "rev-parse", "--short", base], cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    WORK.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="base-", dir=WORK) as tmp:
+        tree = Path(tmp) / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), rev], cwd=ROOT, check=True)
+        try:
+            yield rev, tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)

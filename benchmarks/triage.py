@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -93,19 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the generated trace in benchmarks/.work/")
     ap.add_argument("--base", help="also run the triage of this commit (or source folder), interleaved")
     args = ap.parse_args(argv)
-    if args.base and Path(args.base).is_dir():
-        return run(args, (args.base, Path(args.base).resolve()))
     if args.base:
-        rev = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout.strip()
-        WORK.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="triage-base-", dir=WORK) as tmp:
-            tree = Path(tmp) / "base"
-            subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), rev], cwd=ROOT, check=True)
-            try:
-                return run(args, (rev, tree))
-            finally:
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+        with common.base_checkout(args.base) as base_tree:
+            return run(args, base_tree)
     return run(args, None)
 
 

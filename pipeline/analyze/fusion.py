@@ -41,18 +41,27 @@ LEVEL_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 class Regex:
     """A catalog regex, compiled when first searched: a stage reads the patterns of its own
-    framework and platform only, and compiling all ~300 at load was ~40 ms of every process."""
+    framework and platform only, and compiling all ~300 at load was ~40 ms of every process.
+    Answers are kept per kernel name (up to `MEMO` names): the stages of a root share most names."""
 
-    __slots__ = ("pattern", "_compiled")
+    __slots__ = ("pattern", "_compiled", "_seen")
+    MEMO = 4096
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self._compiled: re.Pattern[str] | None = None
+        self._seen: dict[str, bool] = {}
 
-    def search(self, text: str) -> re.Match[str] | None:
-        if self._compiled is None:
-            self._compiled = re.compile(self.pattern)
-        return self._compiled.search(text)
+    def search(self, text: str) -> bool:
+        """Whether the regex matches anywhere in `text`."""
+        hit = self._seen.get(text)
+        if hit is None:
+            if self._compiled is None:
+                self._compiled = re.compile(self.pattern)
+            hit = self._compiled.search(text) is not None
+            if len(self._seen) < self.MEMO:
+                self._seen[text] = hit
+        return hit
 
 
 @dataclass(frozen=True)
@@ -300,9 +309,9 @@ def _drop_subsumed(fusions: list[dict], patterns: Sequence[Pattern]) -> list[dic
 
 def _classify_names(p: Pattern, distinct: list[tuple[str, str | None]]) -> tuple[list, list, list]:
     """Per distinct (name, family) pair: fused hit, element hits per split chain, glue hit."""
-    fused = [bool(p.fused and p.fused.search(name)) for name, _ in distinct]
+    fused = [p.fused is not None and p.fused.search(name) for name, _ in distinct]
     hits = [[tuple(e.matches(name, fam) for e in els) for name, fam in distinct] for els in p.chains()]
-    glue = [bool(p.glue and p.glue.search(name)) for name, _ in distinct]
+    glue = [p.glue is not None and p.glue.search(name) for name, _ in distinct]
     return fused, hits, glue
 
 
