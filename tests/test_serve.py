@@ -207,3 +207,20 @@ def test_a_long_state_path_gets_a_short_socket(tmp_path: Path) -> None:
     path = protocol.socket_path(deep)
     assert len(os.fsencode(path)) <= 100 and path == protocol.socket_path(deep)
     assert protocol.socket_path(tmp_path) == tmp_path / "serve.sock"
+
+
+def test_a_served_command_writes_where_and_as_the_client_would(served: Served, tmp_path: Path) -> None:
+    """Relative paths resolve in the client's directory; files get the client's umask."""
+    modes = {}
+    for how, extra in (("here", {"PROFTRIAGE_SERVER": "off"}), ("served", {})):
+        work = tmp_path / how
+        work.mkdir()
+        before = served.workers()
+        proc = subprocess.run([sys.executable, "-m", "pipeline.launch", "triage", "--input", str(SMALL),
+                               "--output-dir", "out", "-q"], cwd=work, env=_env(served.state, PYTHONPATH=str(REPO_ROOT),
+                                                                                **extra),
+                              capture_output=True, text=True, umask=0o027, timeout=300)
+        assert proc.returncode == 0 and proc.stdout == f"wrote {Path('out') / 'triage.md'}\n", proc.stderr
+        assert served.workers() == before + (how == "served")
+        modes[how] = (work / "out" / "triage.md").stat().st_mode & 0o777
+    assert modes == {"here": 0o640, "served": 0o640}

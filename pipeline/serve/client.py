@@ -27,6 +27,12 @@ def _stdio_ok() -> bool:
     return True
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _connect(path: Path) -> socket.socket | None:
     if not path.exists():
         return None
@@ -57,7 +63,7 @@ def run_served(argv: list[str], state_dir: Path, repo_root: Path) -> int | None:
     if sock is None:
         return None
     with sock:
-        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ),
+        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": _umask(),
                    "stamp": protocol.code_stamp(repo_root), "encoding": getattr(sys.stdout, "encoding", None)}
         received: list[int] = []
         previous = {sig: signal.signal(sig, _forwarding(sock, received))

@@ -1,6 +1,7 @@
 """One served command, in a forked child of the server: it becomes the client's process in all but pid.
 
-It takes the client's stdin/stdout/stderr, working directory, environment and argv; a signal the
+It takes the client's stdin/stdout/stderr, working directory, umask, environment (TZ and TMPDIR
+included) and argv; a signal the
 client receives (Ctrl-C, SIGTERM) is forwarded here and ends the command as it would end a fresh
 process (`exits.py`: 130, 143, every `finally` run); a client that goes away ends it with SIGTERM.
 The status goes back to the client, which exits with it.
@@ -13,7 +14,9 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
+import time
 import traceback
 
 from pipeline.serve import protocol
@@ -35,8 +38,12 @@ def _become_client(request: dict, fds: list[int]) -> None:
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(request.get("cwd") or "/")
+    if isinstance(request.get("umask"), int):
+        os.umask(request["umask"])
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
+    time.tzset()  # TZ of the client
+    tempfile.tempdir = None  # TMPDIR of the client, not the server's cached choice
     sys.argv = ["proftriage", *map(str, request["argv"])]
     _stdio(request.get("encoding"))
 
