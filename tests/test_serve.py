@@ -5,6 +5,7 @@ loses a command; the server stops when told, when idle, and when its code change
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -145,14 +146,41 @@ def test_a_second_server_and_stop(served: Served) -> None:
     assert status == 1 and "no proftriage server answers" in err
 
 
-def test_a_server_with_other_code_steps_aside(served: Served) -> None:
+def test_a_client_of_other_code_is_refused_and_the_server_goes_on(served: Served) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(str(served.socket))
-        protocol.send(sock, {"argv": ["--version"], "stamp": "older code"}, fds=[0, 1, 2])
+        protocol.send(sock, {"argv": ["--version"], "stamp": "another checkout"}, fds=[0, 1, 2])
         reply, _ = protocol.recv(sock)
-    assert "stale" in reply
-    assert served.proc.wait(timeout=60) == 0 and not served.socket.exists()  # it stopped: of no more use
-    assert served.workers() == 0
+    assert "another checkout or environment" in reply["refused"]
+    assert served.workers() == 0 and alive(served.socket)
+
+
+def test_a_server_whose_code_changed_steps_aside(tmp_path: Path) -> None:
+    """A server of a copy of the code; the copy is edited; its next client runs the command itself."""
+    copy = tmp_path / "copy"
+    for top in ("pipeline", "sql", "templates"):
+        shutil.copytree(REPO_ROOT / top, copy / top, ignore=shutil.ignore_patterns("__pycache__"))
+    state = tmp_path / "state"
+    log = tmp_path / "serve.out"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "pipeline.launch", "serve"], cwd=copy, env=_env(state),
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not alive(protocol.socket_path(state)):
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        version = [sys.executable, "-m", "pipeline.launch", "--version"]
+        first = subprocess.run(version, cwd=copy, env=_env(state), capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0 and first.stderr == "", first.stderr
+        (copy / "sql" / "edited.sql").write_text("-- an edit\n")
+        second = subprocess.run(version, cwd=copy, env=_env(state), capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0 and second.stdout == first.stdout
+        assert "note: the server runs older code than the client; running here" in second.stderr
+        assert server.wait(timeout=60) == 0 and log.read_text().count(" worker ") == 1
+    finally:
+        if server.poll() is None:
+            server.kill()
 
 
 def test_the_client_runs_here_when_the_server_is_stale(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -114,9 +114,13 @@ def _handle(server: Server, conn: socket.socket) -> None:
         _refuse(conn, fds, {"stopped": os.getpid()})
         return
     if request.get("stamp") != server.stamp:
-        server.stopping = True  # the code changed since this server started: it is of no more use
-        server.log("code changed since start: stopping (the client runs its command itself)")
-        _refuse(conn, fds, {"stale": "the server runs older code than the client"})
+        if protocol.code_stamp(REPO_ROOT) != server.stamp:
+            server.stopping = True  # its own code changed since it started: it is of no more use
+            server.log("code changed since start: stopping (the client runs its command itself)")
+            _refuse(conn, fds, {"stale": "the server runs older code than the client"})
+        else:  # a client of another checkout or environment sharing this state dir
+            _refuse(conn, fds, {"refused": "the server runs other code than the client (another checkout or "
+                                           "environment)"})
         return
     if len(fds) != 3 or not isinstance(request.get("argv"), list):
         _refuse(conn, fds, {"refused": "a command needs argv and the client's stdin, stdout and stderr"})
