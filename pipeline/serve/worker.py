@@ -99,7 +99,10 @@ def run_worker(conn: socket.socket, request: dict, fds: list[int]) -> None:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        protocol.send(conn, {"status": status})
+        try:
+            protocol.send(conn, {"status": status})
+        except OSError:
+            pass  # the client is gone (its end of the socket closed): nobody to tell
     except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into the server
         try:
             traceback.print_exc()
