@@ -7,8 +7,11 @@ would wait on them forever), so `native_threads` is checked after warming.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import gc
 import importlib
+import io
 import os
 import time
 from pathlib import Path
@@ -23,6 +26,10 @@ MODULES = (
 # Threads a fork may leave behind safely: jemalloc (loaded by pyarrow) re-creates its background
 # thread in the child after its own fork handlers.
 FORK_SAFE_THREADS = {"jemalloc_bg_thd"}
+# The command-line parser, built once (plugins' entry points scanned, the version read) unless building it
+# printed something (a plugin that cannot load says so on stderr): then each command builds its own and
+# prints that note to its own client, as a process of its own would.
+PARSER: argparse.ArgumentParser | None = None
 
 
 def _catalogs() -> None:
@@ -69,6 +76,15 @@ def _files() -> None:
     overlap_rules()
 
 
+def _parser() -> argparse.ArgumentParser | None:
+    from pipeline.cli import build_parser
+
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said), contextlib.redirect_stdout(said):
+        parser = build_parser()
+    return None if said.getvalue() else parser
+
+
 def native_threads() -> list[str]:
     """Names of this process's OS threads other than the main one (Linux; empty elsewhere)."""
     tasks = Path("/proc/self/task")
@@ -92,6 +108,8 @@ def warm() -> float:
         importlib.import_module(name)
     _catalogs()
     _files()
+    global PARSER
+    PARSER = _parser()
     unsafe = [t for t in native_threads() if t not in FORK_SAFE_THREADS]
     if unsafe:
         raise RuntimeError(f"threads running after warm-up would not survive a fork: {', '.join(unsafe)}")

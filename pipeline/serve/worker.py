@@ -66,9 +66,10 @@ def _forward_signals(conn: socket.socket) -> None:
 
 def _command(argv: list[str]) -> int:
     from pipeline.cli import main
+    from pipeline.serve.warm import PARSER
 
     try:
-        return main(argv)
+        return main(argv, PARSER)
     except SystemExit as exc:  # argparse: usage errors (2), --help and --version (0)
         code = exc.code
         if code is None or isinstance(code, int):
