@@ -71,6 +71,8 @@ def run_served(argv: list[str], state_dir: Path, repo_root: Path) -> int | None:
         try:
             protocol.send(sock, request, fds=[0, 1, 2])
             started, reply = _replies(sock)
+        except OSError:  # the server went away while it was being asked
+            started, reply = False, None
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
