@@ -263,3 +263,21 @@ def test_a_served_command_writes_where_and_as_the_client_would(served: Served, t
         assert (served.served_since(before) if how == "served" else served.workers() - before) == (how == "served")
         modes[how] = (work / "out" / "triage.md").stat().st_mode & 0o777
     assert modes == {"here": 0o640, "served": 0o640}
+
+
+def test_a_server_that_hangs_up_before_starting_lets_the_client_run_it(tmp_path: Path) -> None:
+    state = tmp_path / "fake-state"
+    state.mkdir()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(protocol.socket_path(state)))
+    listener.listen(1)
+
+    def hang_up() -> None:
+        conn, _ = listener.accept()
+        conn.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    assert run_served(["--version"], state, REPO_ROOT) is None
+    thread.join(timeout=10)
+    listener.close()
