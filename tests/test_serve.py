@@ -183,27 +183,41 @@ def test_a_server_whose_code_changed_steps_aside(tmp_path: Path) -> None:
             server.kill()
 
 
-def test_the_client_runs_here_when_the_server_is_stale(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    state = tmp_path / "fake-state"
+def _ask_fake_server(state: Path, answer) -> int | None:
+    """`run_served(["--version"])` against a one-shot server in this process that handles the connection
+    with `answer(conn)`."""
     state.mkdir()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(protocol.socket_path(state)))
     listener.listen(1)
 
-    def answer_stale() -> None:
+    def serve_once() -> None:
         conn, _ = listener.accept()
         with conn:
-            request, fds = protocol.recv(conn, max_fds=3)
-            for fd in fds:
-                os.close(fd)
-            protocol.send(conn, {"stale": f"fake server, asked for {request['argv']}"})
+            answer(conn)
 
-    thread = threading.Thread(target=answer_stale, daemon=True)
+    thread = threading.Thread(target=serve_once, daemon=True)
     thread.start()
-    assert run_served(["--version"], state, REPO_ROOT) is None  # the caller runs the command itself
-    thread.join(timeout=10)
-    listener.close()
+    try:
+        return run_served(["--version"], state, REPO_ROOT)
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_the_client_runs_here_when_the_server_is_stale(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    def answer_stale(conn: socket.socket) -> None:
+        request, fds = protocol.recv(conn, max_fds=3)
+        for fd in fds:
+            os.close(fd)
+        protocol.send(conn, {"stale": f"fake server, asked for {request['argv']}"})
+
+    assert _ask_fake_server(tmp_path / "state-stale", answer_stale) is None  # the caller runs the command itself
     assert "note: fake server, asked for ['--version']; running here" in capsys.readouterr().err
+
+
+def test_a_server_that_hangs_up_before_starting_lets_the_client_run_it(tmp_path: Path) -> None:
+    assert _ask_fake_server(tmp_path / "state-hang-up", lambda conn: None) is None
 
 
 def test_no_server_or_a_dead_socket_runs_here(tmp_path: Path) -> None:
@@ -264,20 +278,3 @@ def test_a_served_command_writes_where_and_as_the_client_would(served: Served, t
         modes[how] = (work / "out" / "triage.md").stat().st_mode & 0o777
     assert modes == {"here": 0o640, "served": 0o640}
 
-
-def test_a_server_that_hangs_up_before_starting_lets_the_client_run_it(tmp_path: Path) -> None:
-    state = tmp_path / "fake-state"
-    state.mkdir()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(protocol.socket_path(state)))
-    listener.listen(1)
-
-    def hang_up() -> None:
-        conn, _ = listener.accept()
-        conn.close()
-
-    thread = threading.Thread(target=hang_up, daemon=True)
-    thread.start()
-    assert run_served(["--version"], state, REPO_ROOT) is None
-    thread.join(timeout=10)
-    listener.close()
