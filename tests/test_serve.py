@@ -278,3 +278,12 @@ def test_a_served_command_writes_where_and_as_the_client_would(served: Served, t
         modes[how] = (work / "out" / "triage.md").stat().st_mode & 0o777
     assert modes == {"here": 0o640, "served": 0o640}
 
+
+
+def test_a_thread_running_after_warm_up_stops_the_server_before_it_forks() -> None:
+    code = ("import threading, time\n"
+            "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+            "from pipeline.serve.warm import UnsafeToFork, warm\n"
+            "try:\n    warm()\nexcept UnsafeToFork as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("threads running after warm-up would not survive a fork: python"), proc.stderr

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.serve.server import ServerRunning, serve, stop
+    from pipeline.serve.warm import UnsafeToFork
 
     state = settings().state_dir
     if args.stop:
@@ -43,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _detach(state, args.idle_timeout)
     try:
         return serve(state, args.idle_timeout)
-    except ServerRunning as exc:
+    except (ServerRunning, UnsafeToFork) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -51,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _detach(state: Path, idle_s: float) -> int:
     """Start the server in its own session, output to `<state>/serve.log`; wait until it answers."""
     from pipeline.serve.server import ServerRunning, alive, serve
+    from pipeline.serve.warm import UnsafeToFork
 
     path = protocol.socket_path(state)
     if alive(path):
@@ -71,7 +73,7 @@ def _detach(state: Path, idle_s: float) -> int:
         os.dup2(fd, 2)
         try:
             status = serve(state, idle_s)
-        except ServerRunning as exc:
+        except (ServerRunning, UnsafeToFork) as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             status = 1
         except BaseException:  # noqa: BLE001 - the log says why; the daemon must not return into the CLI

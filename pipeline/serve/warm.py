@@ -32,6 +32,10 @@ FORK_SAFE_THREADS = {"jemalloc_bg_thd"}
 PARSER: argparse.ArgumentParser | None = None
 
 
+class UnsafeToFork(RuntimeError):
+    """A thread that a fork would strand is running after warm-up (its child would wait on it forever)."""
+
+
 def _catalogs() -> None:
     from pipeline import classify, frames, stage
     from pipeline.align import catalog as sites
@@ -102,7 +106,7 @@ def native_threads() -> list[str]:
 
 def warm() -> float:
     """Load everything a command needs that survives a fork; returns the seconds it took.
-    Raises RuntimeError when a thread that a fork would strand is running."""
+    Raises UnsafeToFork when a thread that a fork would strand is running."""
     started = time.perf_counter()
     for name in MODULES:
         importlib.import_module(name)
@@ -112,7 +116,7 @@ def warm() -> float:
     PARSER = _parser()
     unsafe = [t for t in native_threads() if t not in FORK_SAFE_THREADS]
     if unsafe:
-        raise RuntimeError(f"threads running after warm-up would not survive a fork: {', '.join(unsafe)}")
+        raise UnsafeToFork(f"threads running after warm-up would not survive a fork: {', '.join(unsafe)}")
     gc.collect()
     gc.freeze()  # workers then do not copy pages the collector would touch
     return time.perf_counter() - started
