@@ -287,3 +287,18 @@ def test_a_thread_running_after_warm_up_stops_the_server_before_it_forks() -> No
             "try:\n    warm()\nexcept UnsafeToFork as exc:\n    print(exc)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert proc.stdout.startswith("threads running after warm-up would not survive a fork: python"), proc.stderr
+
+
+def test_a_broken_request_is_dropped_and_its_descriptors_closed(served: Served) -> None:
+    pid = served.proc.pid
+    before = len(os.listdir(f"/proc/{pid}/fd"))
+    for body in (b"not json", b"[1, 2]"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(served.socket))
+            socket.send_fds(sock, [len(body).to_bytes(4, "big") + body], [0, 1, 2])
+            assert sock.recv(1) == b""  # dropped without an answer
+    deadline = time.monotonic() + 10
+    while "dropped a request" not in served.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert served.log.read_text().count("dropped a request") == 2
+    assert len(os.listdir(f"/proc/{pid}/fd")) == before and alive(served.socket)

@@ -77,33 +77,42 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
 
 
 def recv(sock: socket.socket, max_fds: int = 0) -> tuple[dict | None, list[int]]:
-    """One message (None at end of stream) and the descriptors that came with it."""
+    """One message (None at end of stream) and the descriptors that came with it (closed here when the
+    message is broken, so a bad request costs the receiver nothing)."""
     fds: list[int] = []
+    try:
+        message = _recv_message(sock, max_fds, fds)
+    except (OSError, ProtocolError):
+        for fd in fds:
+            os.close(fd)
+        raise
+    return message, fds
+
+
+def _recv_message(sock: socket.socket, max_fds: int, fds: list[int]) -> dict | None:
     if max_fds:
-        head, fds, _flags, _addr = socket.recv_fds(sock, 4, max_fds)
-        if not head:
-            return None, fds
-        rest = _recv_exact(sock, 4 - len(head)) if len(head) < 4 else b""
-        if rest is None:
-            return None, fds
-        head += rest
+        head, got, _flags, _addr = socket.recv_fds(sock, 4, max_fds)
+        fds.extend(got)
+        if head and len(head) < 4:
+            rest = _recv_exact(sock, 4 - len(head))
+            head = head + rest if rest is not None else b""
     else:
         head = _recv_exact(sock, 4)
-        if head is None:
-            return None, fds
+    if not head:
+        return None
     (size,) = struct.unpack(">I", head)
     if size > MAX_MESSAGE:
         raise ProtocolError(f"message of {size} bytes (limit {MAX_MESSAGE})")
     body = _recv_exact(sock, size)
     if body is None:
-        return None, fds
+        return None
     try:
         message = json.loads(body)
     except ValueError as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a JSON object")
-    return message, fds
+    return message
 
 
 def peer_uid(sock: socket.socket) -> int | None:
