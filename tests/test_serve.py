@@ -136,6 +136,15 @@ def test_a_worker_killed_without_a_status_is_an_error_not_a_rerun(served: Served
     assert served.workers() == 1  # not started a second time
 
 
+def test_a_file_where_the_socket_goes_is_not_replaced(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    protocol.socket_path(state).write_text("not mine to delete")
+    status, _, err = _run(["serve", "--idle-timeout", "5"], state)
+    assert status == 1 and "exists and is not a socket" in err
+    assert protocol.socket_path(state).read_text() == "not mine to delete"
+
+
 def test_a_second_server_and_stop(served: Served) -> None:
     status, _, err = _run(["serve"], served.state)
     assert status == 1 and "already answers" in err

@@ -12,6 +12,7 @@ import gc
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ REQUEST_TIMEOUT_S = 5.0  # a client that connects and says nothing does not hold
 
 
 class ServerRunning(Exception):
-    """Another server already answers on the socket."""
+    """Another server already answers on the socket (or something else holds its path)."""
 
 
 @dataclass
@@ -63,6 +64,8 @@ def bind(path: Path) -> socket.socket:
     if path.exists() or path.is_symlink():
         if alive(path):
             raise ServerRunning(f"a proftriage server already answers on {path}")
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise ServerRunning(f"{path} exists and is not a socket: move it away to serve")
         path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o077)
