@@ -42,14 +42,15 @@ def _run(args: list[str], state: Path, **extra: str) -> tuple[int, str, str]:
 
 
 class Served:
-    """A `proftriage serve` process of a state dir, its output in `<tmp>/serve.out`."""
+    """A `proftriage serve` process of a state dir, its output in `<tmp>/serve.out` (`code`: the checkout
+    whose `pipeline` it imports)."""
 
-    def __init__(self, tmp: Path, idle_s: float = 300) -> None:
+    def __init__(self, tmp: Path, idle_s: float = 300, code: Path = REPO_ROOT) -> None:
         self.state = tmp / "state"
         self.log = tmp / "serve.out"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.launch", "serve", "--idle-timeout",
-                                          str(idle_s)], cwd=REPO_ROOT, env=_env(self.state),
+                                          str(idle_s)], cwd=code, env=_env(self.state),
                                          stdout=out, stderr=subprocess.STDOUT)
         self.socket = protocol.socket_path(self.state)
         deadline = time.monotonic() + 120
@@ -169,27 +170,20 @@ def test_a_server_whose_code_changed_steps_aside(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     for top in ("pipeline", "sql", "templates"):
         shutil.copytree(REPO_ROOT / top, copy / top, ignore=shutil.ignore_patterns("__pycache__"))
-    state = tmp_path / "state"
-    log = tmp_path / "serve.out"
-    with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "pipeline.launch", "serve"], cwd=copy, env=_env(state),
-                                  stdout=out, stderr=subprocess.STDOUT)
+    server = Served(tmp_path, code=copy)
     try:
-        deadline = time.monotonic() + 120
-        while not alive(protocol.socket_path(state)):
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
         version = [sys.executable, "-m", "pipeline.launch", "--version"]
-        first = subprocess.run(version, cwd=copy, env=_env(state), capture_output=True, text=True, timeout=120)
+        first = subprocess.run(version, cwd=copy, env=_env(server.state), capture_output=True, text=True,
+                               timeout=120)
         assert first.returncode == 0 and first.stderr == "", first.stderr
         (copy / "sql" / "edited.sql").write_text("-- an edit\n")
-        second = subprocess.run(version, cwd=copy, env=_env(state), capture_output=True, text=True, timeout=120)
+        second = subprocess.run(version, cwd=copy, env=_env(server.state), capture_output=True, text=True,
+                                timeout=120)
         assert second.returncode == 0 and second.stdout == first.stdout
         assert "note: the server runs older code than the client; running here" in second.stderr
-        assert server.wait(timeout=60) == 0 and log.read_text().count(" worker ") == 1
+        assert server.proc.wait(timeout=60) == 0 and server.workers() == 1
     finally:
-        if server.poll() is None:
-            server.kill()
+        server.close()
 
 
 def _ask_fake_server(state: Path, answer) -> int | None:

@@ -9,12 +9,9 @@ late rank, bandwidths, and the host-bound ceiling (docs/collectives.md).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pipeline.paths import read_catalog
 
 
-@lru_cache(maxsize=1)
 def load_config() -> dict:
-    """`pipeline/catalog/collectives.toml`, parsed once per process (shared: do not modify it)."""
+    """`pipeline/catalog/collectives.toml` (`read_catalog` parses it once per process; shared: do not modify it)."""
     return read_catalog("collectives.toml")

@@ -25,9 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_serve)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from pipeline.serve.server import ServerRunning, serve, stop
+def _run_server(state: Path, idle_s: float) -> int:
+    """Serve until stopped; a server already answering, or a thread a fork would strand, is one line, exit 1."""
+    from pipeline.serve.server import ServerRunning, serve
     from pipeline.serve.warm import UnsafeToFork
+
+    try:
+        return serve(state, idle_s)
+    except (ServerRunning, UnsafeToFork) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pipeline.serve.server import stop
 
     state = settings().state_dir
     if args.stop:
@@ -42,17 +53,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if args.detach:
         return _detach(state, args.idle_timeout)
-    try:
-        return serve(state, args.idle_timeout)
-    except (ServerRunning, UnsafeToFork) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return _run_server(state, args.idle_timeout)
 
 
 def _detach(state: Path, idle_s: float) -> int:
     """Start the server in its own session, output to `<state>/serve.log`; wait until it answers."""
-    from pipeline.serve.server import ServerRunning, alive, serve
-    from pipeline.serve.warm import UnsafeToFork
+    from pipeline.serve.server import alive
 
     path = protocol.socket_path(state)
     if alive(path):
@@ -72,10 +78,7 @@ def _detach(state: Path, idle_s: float) -> int:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         try:
-            status = serve(state, idle_s)
-        except (ServerRunning, UnsafeToFork) as exc:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            status = 1
+            status = _run_server(state, idle_s)
         except BaseException:  # noqa: BLE001 - the log says why; the daemon must not return into the CLI
             import traceback
 
